@@ -1,0 +1,202 @@
+"""One abstraction for every source: live fetch over HTTP, or read from the embedded snapshot.
+
+A source asks for a *dataset* (a FRED series id, an LBMA price file, ...). In live mode the
+dataset is fetched with :class:`~altflow.sources.http.HttpClient` from
+``ALTFLOW_<SRC>_BASE_URL`` (default: the real service) plus the source's own path; in snapshot
+mode it is read from ``snapshot/<source>/`` as listed in that folder's ``manifest.json``.
+Either way the caller gets a :class:`Payload` of the same bytes in the service's format, so
+the parsers never know which mode ran. Live mode never falls back to the snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from altflow import config
+from altflow.config import HttpSettings
+from altflow.sources.errors import SourceError
+from altflow.sources.http import HttpClient
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The bytes of one dataset as the service serves them, with where and when they came from."""
+
+    source: str
+    dataset: str
+    url: str
+    content: bytes
+    retrieved_at: datetime
+    mode: str
+    as_of: date | None = None
+    sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.content).hexdigest())
+
+    def with_as_of(self, as_of: date | None) -> Payload:
+        """Live payloads learn their as-of date from the data; snapshot ones keep the manifest's."""
+        return self if self.as_of is not None else replace(self, as_of=as_of)
+
+    def fail(self, reason: str) -> SourceError:
+        return SourceError(self.source, self.dataset, reason)
+
+    def text(self, expected: str) -> str:
+        """The body as text, refusing empty bodies and HTML pages where `expected` was due."""
+        body = self.content.decode("utf-8-sig", errors="replace")
+        head = body.lstrip()[:512].lower()
+        if not head:
+            raise self.fail(f"empty response where {expected} was expected ({self.url})")
+        if head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head:
+            raise self.fail(
+                f"got an HTML page where {expected} was expected (error or bot-challenge page?)"
+                f" ({self.url})"
+            )
+        return body
+
+    def json(self) -> Any:
+        """The body parsed as JSON, with a one-line error for truncated or non-JSON bodies."""
+        body = self.text("JSON")
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise self.fail(
+                f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno};"
+                f" truncated response?) ({self.url})"
+            ) from None
+
+
+def _parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value[:10]) if value else None
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """One file of the embedded snapshot, as its manifest describes it."""
+
+    source: str
+    dataset: str
+    path: Path
+    url: str
+    as_of: date | None
+    retrieved_at: datetime
+    sha256: str
+    provenance: str
+
+
+@cache
+def _manifest(folder: Path) -> dict[str, SnapshotEntry]:
+    manifest_path = folder / "manifest.json"
+    try:
+        data = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError as exc:
+        raise SourceError(folder.name, "manifest", f"{manifest_path}: {exc}") from None
+    entries = {}
+    for item in data.get("files", []):
+        entries[item["dataset"]] = SnapshotEntry(
+            source=data.get("source", folder.name),
+            dataset=item["dataset"],
+            path=folder / item["path"],
+            url=item["url"],
+            as_of=_parse_date(item.get("as_of")),
+            retrieved_at=datetime.fromisoformat(item["retrieved_at"].replace("Z", "+00:00")),
+            sha256=item["sha256"],
+            provenance=item.get("provenance", ""),
+        )
+    return entries
+
+
+def snapshot_entries(source: str, root: Path | None = None) -> dict[str, SnapshotEntry]:
+    """The manifest of ``snapshot/<source>/`` keyed by dataset (empty if there is none)."""
+    return _manifest((root or config.SNAPSHOT_DIR) / source)
+
+
+def read_snapshot(source: str, dataset: str, root: Path | None = None) -> Payload:
+    """Read one dataset from the embedded snapshot, checking its sha256 against the manifest."""
+    entry = snapshot_entries(source, root).get(dataset)
+    if entry is None:
+        raise SourceError(source, dataset, "not in the embedded snapshot (no manifest entry)")
+    try:
+        content = entry.path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(source, dataset, f"snapshot file missing: {entry.path}") from None
+    payload = Payload(
+        source=source,
+        dataset=dataset,
+        url=entry.url,
+        content=content,
+        retrieved_at=entry.retrieved_at,
+        mode="snapshot",
+        as_of=entry.as_of,
+    )
+    if payload.sha256 != entry.sha256:
+        raise SourceError(
+            source, dataset, f"snapshot file {entry.path} does not match its manifest sha256"
+        )
+    return payload
+
+
+class Source:
+    """A data source: subclasses set ``id`` and ``default_base_url`` and build their requests."""
+
+    id: str = ""
+    default_base_url: str = ""
+    min_interval: float = 0.0  # polite spacing between live requests, seconds
+
+    def __init__(
+        self,
+        mode: str | None = None,
+        *,
+        snapshot_root: Path | None = None,
+        http: HttpSettings | None = None,
+        client: HttpClient | None = None,
+    ) -> None:
+        self.mode = mode or config.source_mode()
+        if self.mode not in config.SOURCE_MODES:
+            raise config.ConfigError(f"source mode {self.mode!r}: expected snapshot or live")
+        self.snapshot_root = snapshot_root
+        self._http = http
+        self._client = client
+
+    @property
+    def base_url(self) -> str:
+        return config.base_url(self.id, self.default_base_url)
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            self._client = HttpClient(
+                self.id, self._http, min_interval=self.min_interval, headers=self.headers()
+            )
+        return self._client
+
+    def headers(self) -> dict[str, str]:
+        """Extra request headers (an API key, say); none by default."""
+        return {}
+
+    def fetch(
+        self, dataset: str, path: str, params: Mapping[str, str] | None = None
+    ) -> Payload:
+        """The dataset's payload: fetched live from base_url + path, or read from the snapshot."""
+        if self.mode == "snapshot":
+            return read_snapshot(self.id, dataset, self.snapshot_root)
+        url = self.base_url + path
+        response = self.client.get(url, dataset, params=params)
+        return Payload(
+            source=self.id,
+            dataset=dataset,
+            url=response.url,
+            content=response.content,
+            retrieved_at=datetime.now(UTC),
+            mode="live",
+        )

@@ -1,0 +1,13 @@
+"""The one error type every source raises: a single line naming source, dataset and reason."""
+
+from __future__ import annotations
+
+
+class SourceError(RuntimeError):
+    """A source could not deliver usable data; the message is one line for the user."""
+
+    def __init__(self, source: str, dataset: str, reason: str) -> None:
+        self.source = source
+        self.dataset = dataset
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{source} {dataset}: {self.reason}")

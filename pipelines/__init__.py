@@ -1,0 +1,1 @@
+"""The altflow Dagster code location: definitions, resources, jobs, schedules and the CLI."""

@@ -1,0 +1,121 @@
+"""The ``altflow`` command line: run, query, ui, scenarios, report.
+
+Heavy imports (Dagster, Great Expectations) happen inside the commands that need them, so
+``altflow query`` and ``altflow scenarios ...`` start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from altflow import config
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"altflow: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.source:
+        os.environ["ALTFLOW_SOURCE"] = args.source
+    if args.warehouse:
+        os.environ["ALTFLOW_WAREHOUSE"] = str(args.warehouse)
+    if args.scenarios:
+        os.environ["ALTFLOW_SCENARIOS"] = str(args.scenarios)
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import run_assets, summary_table
+
+    defs = build_definitions()
+    warehouse, mode = config.warehouse_path(), config.source_mode()
+    print(f"altflow run: source={mode} warehouse={warehouse} select={args.select or '*'}")
+    try:
+        outcome = run_assets(defs, args.select)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print()
+    print(summary_table(outcome))
+    print(f"\n{len(outcome.steps)} steps in {outcome.seconds:.1f} s; warehouse: {warehouse}")
+    if outcome.success:
+        return 0
+    for line in outcome.failures:
+        print(line, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from altflow.display import render
+    from altflow.warehouse import Warehouse, WarehouseError
+
+    path = Path(args.warehouse) if args.warehouse else config.warehouse_path()
+    try:
+        frame = Warehouse(path).query(args.sql)
+    except WarehouseError as exc:
+        return _fail(str(exc))
+    except duckdb.Error as exc:
+        return _fail(f"query failed: {' '.join(str(exc).split())}")
+    print(render(frame, args.format))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    home = Path(env.get("DAGSTER_HOME") or Path.cwd() / "data" / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    env["DAGSTER_HOME"] = str(home.resolve())
+    workspace = config.PROJECT_ROOT / "workspace.yaml"
+    command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
+    print(f"altflow ui: http://{args.host}:{args.port} (Ctrl-C to stop; DAGSTER_HOME={home})")
+    try:
+        return subprocess.call(command, env=env, cwd=config.PROJECT_ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="altflow",
+        description="Retirement-plan flows into gold, crypto and private markets: "
+        "a Dagster + DuckDB pipeline.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize the asset graph (with checks), in-process")
+    run.add_argument("--source", choices=config.SOURCE_MODES, help="default: $ALTFLOW_SOURCE")
+    run.add_argument("--select", help="Dagster asset selection, e.g. 'tag:source=fred'")
+    run.add_argument("--scenarios", type=Path, help="folder of scenario YAML files")
+    run.add_argument("--warehouse", type=Path, help="DuckDB file; default $ALTFLOW_WAREHOUSE")
+    run.set_defaults(func=cmd_run)
+
+    query = sub.add_parser("query", help="read-only SQL over the warehouse")
+    query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--warehouse", type=Path)
+    query.set_defaults(func=cmd_query)
+
+    ui = sub.add_parser("ui", help="Dagster webserver + daemon on 127.0.0.1:3000")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

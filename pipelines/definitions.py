@@ -1,0 +1,67 @@
+"""The code location: every asset, check, resource, job and schedule, assembled in one place.
+
+Loaded by ``workspace.yaml`` (``dagster dev``) and by the ``altflow`` CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    RunConfig,
+    ScheduleDefinition,
+    define_asset_job,
+)
+
+from altflow import config
+from assets.checks import quality_checks
+from assets.ingest.fred import fred_observations
+from assets.warehouse import sql_model_assets
+from pipelines.resources import SourcesResource, WarehouseResource
+
+INGEST_ASSETS = [fred_observations]
+
+
+def all_assets() -> list:
+    ingest_keys = [key for a in INGEST_ASSETS for key in a.keys]
+    return [*INGEST_ASSETS, *sql_model_assets(ingest_keys)]
+
+
+def build_definitions(
+    warehouse: str | Path | None = None, source_mode: str | None = None
+) -> Definitions:
+    """Definitions over the given warehouse and source mode (default: the environment)."""
+    assets = all_assets()
+    tables = [".".join(key.path) for a in assets for key in a.keys]
+    everything = define_asset_job(
+        "refresh_all", AssetSelection.all(), description="Every asset, from the configured source."
+    )
+    live_refresh = define_asset_job(
+        "refresh_live",
+        AssetSelection.all(),
+        description="Every asset, fetching each source live over HTTP.",
+        config=RunConfig(resources={"sources": SourcesResource(mode="live")}),
+    )
+    return Definitions(
+        assets=assets,
+        asset_checks=quality_checks(tables),
+        jobs=[everything, live_refresh],
+        schedules=[
+            ScheduleDefinition(
+                name="weekly_live_refresh",
+                job=live_refresh,
+                cron_schedule="0 6 * * 1",
+                execution_timezone="UTC",
+                description="Mondays 06:00 UTC: refresh every source live and rebuild the marts.",
+            )
+        ],
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse or config.warehouse_path())),
+            "sources": SourcesResource(mode=source_mode or config.source_mode()),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,84 @@
+"""The shared HTTP client against a local server: retries, Retry-After, timeouts, errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from altflow.config import HttpSettings
+from altflow.sources.errors import SourceError
+from altflow.sources.http import USER_AGENT, HttpClient, retry_after_seconds
+
+
+def client(retries: int = 3, timeout: float = 2.0, sleeps: list[float] | None = None) -> HttpClient:
+    record = sleeps if sleeps is not None else []
+    return HttpClient(
+        "test",
+        HttpSettings(timeout=timeout, connect_timeout=timeout, retries=retries, backoff=0.01),
+        sleep=record.append,
+    )
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
+
+
+def test_5xx_is_retried_then_succeeds(httpserver: HTTPServer) -> None:
+    httpserver.expect_ordered_request("/x").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/x").respond_with_data("ok", status=200)
+    sleeps: list[float] = []
+    response = client(sleeps=sleeps).get(httpserver.url_for("/x"), "ds")
+    assert response.text == "ok"
+    assert len(sleeps) == 1 and sleeps[0] < 1
+
+
+def test_429_waits_for_retry_after(httpserver: HTTPServer) -> None:
+    httpserver.expect_ordered_request("/x").respond_with_response(
+        Response("slow down", status=429, headers={"Retry-After": "17"})
+    )
+    httpserver.expect_ordered_request("/x").respond_with_data("ok")
+    sleeps: list[float] = []
+    assert client(sleeps=sleeps).get(httpserver.url_for("/x"), "ds").text == "ok"
+    assert sleeps == [17.0]
+
+
+def test_gives_up_after_retries_with_one_line_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/x").respond_with_data("down", status=502)
+    with pytest.raises(SourceError) as err:
+        client(retries=2).get(httpserver.url_for("/x"), "ds")
+    message = str(err.value)
+    assert message.startswith("test ds: HTTP 502")
+    assert "gave up after 3 attempts" in message and "\n" not in message
+    assert len(httpserver.log) == 3
+
+
+def test_404_is_not_retried(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/x").respond_with_data("nope", status=404)
+    with pytest.raises(SourceError, match=r"test ds: HTTP 404 .* for http://"):
+        client().get(httpserver.url_for("/x"), "ds")
+    assert len(httpserver.log) == 1
+
+
+def test_timeout_is_retried_and_reported(httpserver: HTTPServer) -> None:
+    def slow(_request):  # noqa: ANN001, ANN202
+        time.sleep(0.5)
+        return Response("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    with pytest.raises(SourceError, match="timed out after 0.2 s"):
+        client(retries=1, timeout=0.2).get(httpserver.url_for("/slow"), "ds")
+
+
+def test_sends_descriptive_user_agent(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/ua", headers={"User-Agent": USER_AGENT}).respond_with_data("ok")
+    assert client().get(httpserver.url_for("/ua"), "ds").text == "ok"
+    assert USER_AGENT.startswith("altflow/")
