@@ -13,28 +13,30 @@ from dagster import (
     RunConfig,
     ScheduleDefinition,
     define_asset_job,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
 )
 
+import assets.ingest
 from altflow import config
 from assets.checks import quality_checks
-from assets.ingest.fred import fred_observations
 from assets.warehouse import sql_model_assets
 from pipelines.resources import SourcesResource, WarehouseResource
 
-INGEST_ASSETS = [fred_observations]
-
 
 def all_assets() -> list:
-    ingest_keys = [key for a in INGEST_ASSETS for key in a.keys]
-    return [*INGEST_ASSETS, *sql_model_assets(ingest_keys)]
+    """Ingest assets (every module of assets.ingest), then one asset per SQL model."""
+    ingest = list(load_assets_from_package_module(assets.ingest))
+    ingest_keys = [key for a in ingest for key in a.keys]
+    return [*ingest, *sql_model_assets(ingest_keys)]
 
 
 def build_definitions(
     warehouse: str | Path | None = None, source_mode: str | None = None
 ) -> Definitions:
     """Definitions over the given warehouse and source mode (default: the environment)."""
-    assets = all_assets()
-    tables = [".".join(key.path) for a in assets for key in a.keys]
+    asset_defs = all_assets()
+    tables = [".".join(key.path) for a in asset_defs for key in a.keys]
     everything = define_asset_job(
         "refresh_all", AssetSelection.all(), description="Every asset, from the configured source."
     )
@@ -45,8 +47,11 @@ def build_definitions(
         config=RunConfig(resources={"sources": SourcesResource(mode="live")}),
     )
     return Definitions(
-        assets=assets,
-        asset_checks=quality_checks(tables),
+        assets=asset_defs,
+        asset_checks=[
+            *quality_checks(tables),
+            *load_asset_checks_from_package_module(assets.ingest),
+        ],
         jobs=[everything, live_refresh],
         schedules=[
             ScheduleDefinition(
