@@ -67,6 +67,20 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from altflow.report import write_report
+    from altflow.warehouse import Warehouse, WarehouseError
+
+    warehouse = Warehouse(args.warehouse or config.warehouse_path())
+    out = args.out or warehouse.path.with_name("report.html")
+    try:
+        write_report(warehouse, out)
+    except WarehouseError as exc:
+        return _fail(str(exc))
+    print(f"altflow report: wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     home = Path(env.get("DAGSTER_HOME") or Path.cwd() / "data" / "dagster_home")
@@ -101,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--warehouse", type=Path)
     query.set_defaults(func=cmd_query)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report with charts")
+    report.add_argument("--out", type=Path, help="default: report.html beside the warehouse")
+    report.add_argument("--warehouse", type=Path)
+    report.set_defaults(func=cmd_report)
 
     ui = sub.add_parser("ui", help="Dagster webserver + daemon on 127.0.0.1:3000")
     ui.add_argument("--host", default="127.0.0.1")

@@ -24,7 +24,8 @@ def test_every_asset_has_group_description_and_kinds() -> None:
 
 def test_ingest_assets_carry_their_source_tag() -> None:
     graph = build_definitions().resolve_asset_graph()
-    ingest = [graph.get(k) for k in graph.get_all_asset_keys() if graph.get(k).group_name == "ingest"]
+    nodes = [graph.get(k) for k in graph.get_all_asset_keys()]
+    ingest = [node for node in nodes if node.group_name == "ingest"]
     assert ingest
     assert all(node.tags.get("source") for node in ingest)
     assert "fred" in {node.tags["source"] for node in ingest}
