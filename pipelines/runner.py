@@ -14,6 +14,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, logg
 
 from altflow.display import render
 
+CHECK_STEP_SUFFIXES = ("_expectations",)  # check failures are reported as check lines
 KEEP_EVENTS = {
     "STEP_START",
     "STEP_SUCCESS",
@@ -48,7 +49,7 @@ class RunOutcome:
         lines = [
             f"FAILED {', '.join(r.planned) or r.step}: {r.reason}"
             for r in self.steps.values()
-            if r.status == "failed"
+            if r.status == "failed" and not r.step.endswith(CHECK_STEP_SUFFIXES)
         ]
         lines += [f"FAILED check {name}: {reason}" for name, reason in self.failed_checks]
         return lines
@@ -121,7 +122,8 @@ class ProgressTracker(logging.Handler):
         elif kind == "STEP_FAILURE":
             step.status, step.seconds = "failed", time.monotonic() - step.started
             step.reason = _root_message(event.step_failure_data.error)
-            self._print(f"        FAIL {label}: {step.reason}")
+            if not step_key.endswith(CHECK_STEP_SUFFIXES):  # checks printed their own line
+                self._print(f"        FAIL {label}: {step.reason}")
         elif kind == "STEP_SKIPPED":
             step.status, step.reason = "skipped", "an upstream asset or blocking check failed"
             self._print(f"        skip {label}: {step.reason}")
@@ -149,6 +151,14 @@ def run_assets(defs: Definitions, select: str | None, out: TextIO = sys.stdout) 
         for assets_def in defs.assets or []
         if hasattr(assets_def, "op") and assets_def.keys & wanted
     }
+    for checks_def in defs.asset_checks or []:
+        names = [
+            f"check {k.asset_key.to_user_string()}:{k.name}"
+            for k in checks_def.check_keys
+            if k.asset_key in wanted
+        ]
+        if names:
+            step_assets[checks_def.node_def.name] = names
     tracker = ProgressTracker(step_assets, out=out)
 
     @logger(description="altflow progress lines")

@@ -184,6 +184,16 @@ class Source:
         """Extra request headers (an API key, say); none by default."""
         return {}
 
+    def split_available(self, datasets: list[str]) -> tuple[list[str], list[str]]:
+        """(fetchable, missing): live mode can ask for anything; the snapshot has what it has.
+
+        Callers report the missing ones (a gap in the embedded copy), never hide them.
+        """
+        if self.mode == "live":
+            return list(datasets), []
+        present = snapshot_entries(self.id, self.snapshot_root)
+        return [d for d in datasets if d in present], [d for d in datasets if d not in present]
+
     def fetch(
         self, dataset: str, path: str, params: Mapping[str, str] | None = None
     ) -> Payload:

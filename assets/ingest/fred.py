@@ -1,8 +1,7 @@
 """FRED series (CPI, Z.1 pension series) into raw.fred_observations."""
 
-from __future__ import annotations
 
-from dagster import MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from altflow.sources import fred
 from altflow.warehouse import load_raw
@@ -19,9 +18,13 @@ from pipelines.resources import SourcesResource, WarehouseResource
     "and observation date, value in the series' own units.",
 )
 def fred_observations(
-    warehouse: WarehouseResource, sources: SourcesResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource
 ) -> MaterializeResult:
-    frame, payloads = fred.fetch_all(sources.source(fred.Fred), list(fred.SERIES))
+    source = sources.source(fred.Fred)
+    wanted, missing = source.split_available(list(fred.SERIES))
+    if missing:
+        context.log.warning(f"fred: not in the embedded snapshot, skipped: {', '.join(missing)}")
+    frame, payloads = fred.fetch_all(source, wanted)
     rows = [frame.filter(frame["series_id"] == p.dataset).height for p in payloads]
     load_raw(warehouse.get(), {"raw.fred_observations": frame}, payloads, rows)
     return MaterializeResult(
@@ -29,6 +32,7 @@ def fred_observations(
             "dagster/row_count": frame.height,
             "series": ", ".join(p.dataset for p in payloads),
             "mode": payloads[0].mode,
+            "missing_from_snapshot": ", ".join(missing) or "none",
             "latest_observation": str(frame["date"].max()),
         }
     )
