@@ -67,6 +67,60 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse_inputs(args: argparse.Namespace):  # noqa: ANN202 (lazy import of the type)
+    """Pool and market inputs from the warehouse, or None (with a note) if there is none."""
+    from altflow.scenarios.inputs import load_inputs
+    from altflow.warehouse import Warehouse
+
+    warehouse = Warehouse(args.warehouse or config.warehouse_path())
+    if not warehouse.path.exists():
+        return None
+    return load_inputs(warehouse)
+
+
+def cmd_scenarios_validate(args: argparse.Namespace) -> int:
+    from altflow.scenarios.spec import validate_files
+
+    inputs = _warehouse_inputs(args)
+    if inputs is None:
+        print("altflow: note: no warehouse yet, pool series and assets are not checked against "
+              "it (run `altflow run` first)", file=sys.stderr)
+    problems = validate_files(
+        args.files,
+        known_series=inputs.known_series if inputs else None,
+        known_assets=inputs.known_assets if inputs and inputs.markets else None,
+    )
+    for problem in problems:
+        print(problem)
+    if problems:
+        return EXIT_USAGE
+    print(f"{len(args.files)} scenario file(s) valid")
+    return 0
+
+
+def cmd_scenarios_run(args: argparse.Namespace) -> int:
+    from altflow.scenarios.report import run_scenario
+    from altflow.scenarios.spec import ScenarioError, load_scenario
+    from altflow.warehouse import WarehouseError
+
+    try:
+        inputs = _warehouse_inputs(args)
+    except WarehouseError as exc:
+        return _fail(str(exc))
+    if inputs is None:
+        return _fail("no warehouse: run `altflow run` first (or pass --warehouse)")
+    try:
+        scenario = load_scenario(args.file, inputs.known_series, inputs.known_assets)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    pool = inputs.pools.get(scenario.pool.series) if scenario.pool.series else None
+    result = run_scenario(scenario, pool, inputs.markets)
+    print(result.to_json() if args.json else result.to_text())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from altflow.report import write_report
     from altflow.warehouse import Warehouse, WarehouseError
@@ -115,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--warehouse", type=Path)
     query.set_defaults(func=cmd_query)
+
+    scenarios = sub.add_parser("scenarios", help="validate or run scenario files")
+    scenario_sub = scenarios.add_subparsers(dest="scenarios_command", required=True)
+    validate = scenario_sub.add_parser("validate", help="exit 0 if every file is valid, else 2")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("--warehouse", type=Path)
+    validate.set_defaults(func=cmd_scenarios_validate)
+    srun = scenario_sub.add_parser("run", help="run one scenario on the warehouse (no writes)")
+    srun.add_argument("file", type=Path)
+    srun.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    srun.add_argument("--warehouse", type=Path)
+    srun.set_defaults(func=cmd_scenarios_run)
 
     report = sub.add_parser("report", help="write a self-contained HTML report with charts")
     report.add_argument("--out", type=Path, help="default: report.html beside the warehouse")

@@ -20,16 +20,18 @@ from dagster import (
 import assets.ingest
 from altflow import config
 from assets.checks import quality_checks
+from assets.model import scenario_assets
 from assets.report import report_asset
 from assets.warehouse import sql_model_assets
 from pipelines.resources import SourcesResource, WarehouseResource
 
 
 def all_assets() -> list:
-    """Ingest assets (every module of assets.ingest), one asset per SQL model, the report."""
+    """Ingest (every module of assets.ingest), one asset per SQL model, scenarios, report."""
     ingest = list(load_assets_from_package_module(assets.ingest))
     ingest_keys = [key for a in ingest for key in a.keys]
     built = [*ingest, *sql_model_assets(ingest_keys)]
+    built.append(scenario_assets(".".join(key.path) for a in built for key in a.keys))
     tables = [".".join(key.path) for a in built for key in a.keys]
     return [*built, report_asset(tables)]
 

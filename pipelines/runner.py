@@ -140,8 +140,9 @@ def resolve_selection(defs: Definitions, select: str | None) -> list[AssetKey]:
     return sorted(selection.resolve(graph), key=lambda k: k.to_user_string())
 
 
-def run_assets(defs: Definitions, select: str | None, out: TextIO = sys.stdout) -> RunOutcome:
+def run_assets(defs: Definitions, select: str | None, out: TextIO | None = None) -> RunOutcome:
     """Materialize the selection (and its checks) in-process, printing progress to `out`."""
+    out = out or sys.stdout
     keys = resolve_selection(defs, select)
     if not keys:
         raise ValueError(f"--select {select!r} matches no asset")

@@ -45,14 +45,15 @@ def test_cpi_reaches_staging_with_real_values(built: Path) -> None:
         "SELECT date, value FROM staging.fred_observations"
         " WHERE series_id = 'CPIAUCSL' AND date IN ('2024-01-01', '2025-11-01') ORDER BY date"
     )
-    assert cpi["value"].to_list() == [309.685, 325.031]
+    assert cpi["value"].to_list() == [309.794, 325.031]  # as in snapshot/fred/CPIAUCSL.csv
 
 
 def test_sources_mart_records_every_snapshot_file(built: Path) -> None:
     sources = Warehouse(built).query("SELECT * FROM marts.sources")
     fred = sources.filter(sources["source"] == "fred")
     assert "CPIAUCSL" in fred["dataset"].to_list()
-    assert all(u.startswith("https://") for u in sources["url"].to_list())
+    fetched = sources.filter(sources["source"] != "reference")  # curated: a URL per row
+    assert all(u.startswith("https://") for u in fetched["url"].to_list())
     assert sources["sha256"].str.len_chars().min() == 64
     assert (sources["rows"] > 0).all()
 
@@ -84,3 +85,58 @@ def test_failed_live_fetch_keeps_earlier_rows(
     assert "FAILED raw/fred_observations: fred " in err and "HTTP 500" in err
     assert table_dump(wh, "raw.fred_observations") == raw_before
     assert table_dump(wh, "marts.retirement_assets") == mart_before
+
+
+def test_every_shipped_scenario_reaches_the_marts(built: Path) -> None:
+    from altflow.scenarios.spec import load_scenarios, scenario_files
+    from tests.conftest import PROJECT_ROOT
+
+    scenarios, problems = load_scenarios(scenario_files(PROJECT_ROOT / "scenarios"))
+    assert not problems
+    wh = Warehouse(built)
+    files = wh.query("SELECT scenario, status FROM marts.scenario_files")
+    assert set(files["status"].to_list()) == {"ok"}
+    names = {s.name for s in scenarios}
+    for table in ("scenario_flows", "scenario_impact", "scenario_summary", "scenario_sensitivity"):
+        got = set(wh.query(f"SELECT DISTINCT scenario FROM marts.{table}")["scenario"].to_list())
+        assert got == names, table
+
+
+def test_example_queries_run_on_the_built_warehouse(built: Path) -> None:
+    from tests.conftest import PROJECT_ROOT
+
+    wh = Warehouse(built)
+    for path in sorted((PROJECT_ROOT / "sql" / "examples").glob("*.sql")):
+        frame = wh.query(path.read_text())
+        assert frame.width >= 3, path.name
+
+
+def test_query_command_is_read_only_and_formats(built: Path, capsys) -> None:
+    assert main(["query", "SELECT 1 AS a, 'x' AS b", "--format", "csv",
+                 "--warehouse", str(built)]) == 0
+    assert capsys.readouterr().out.strip() == "a,b\n1,x"
+    assert main(["query", "DROP TABLE marts.sources", "--warehouse", str(built)]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert "marts.sources" in Warehouse(built).tables()
+
+
+def test_scenarios_cli_validate_and_run(built: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    from tests.conftest import PROJECT_ROOT
+
+    shipped = sorted((PROJECT_ROOT / "scenarios").glob("*.yaml"))
+    assert main(["scenarios", "validate", *map(str, shipped), "--warehouse", str(built)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\ndescription: x\npool: {series: no_such_series}\nhorizon_years: 1\n"
+        "allocations: {gold: 1.5}\nadoption: {curve: immediate}\n"
+    )
+    capsys.readouterr()
+    assert main(["scenarios", "validate", str(bad), "--warehouse", str(built)]) == 2
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith(f"{bad}: allocations.gold: ") for line in lines), lines
+    assert any(line.startswith(f"{bad}: pool.series: ") for line in lines), lines
+    assert main(["scenarios", "run", str(shipped[0]), "--json", "--warehouse", str(built)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc and isinstance(doc, dict)

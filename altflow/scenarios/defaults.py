@@ -32,6 +32,7 @@ DC_POOL_USD = 12.2e12
 TDF_OFFER_2006 = 0.32
 TDF_OFFER_2020 = 0.87
 TDF_LAUNCH_YEAR = 1993
+TDF_SHARE_OF_ASSETS_2020 = 0.28
 GS_GOLD_PCT_PER_100T = 0.017
 GS_GOLD_PCT_PER_100T_2024 = 0.024
 GOLD_STOCK_TONNES = 220_000.0
@@ -166,6 +167,12 @@ DEFAULTS: tuple[Default, ...] = (
         "2020", "Large 401(k) plans offering target-date funds.",
     ),
     Default(
+        "tdf_share_of_large_plan_assets_2020", TDF_SHARE_OF_ASSETS_2020, "share of assets",
+        _BRIGHTSCOPE, "2020",
+        "Large 401(k) plan assets invested in target-date funds (3 % in 2006); the plan_share "
+        "of the shipped TDF-sleeve scenarios.",
+    ),
+    Default(
         "tdf_launch_year", float(TDF_LAUNCH_YEAR), "year", _TDF_LAUNCH, "1993",
         "First target-date fund; the time origin of the diffusion fits.",
     ),
@@ -224,7 +231,7 @@ DEFAULTS: tuple[Default, ...] = (
     ),
     Default(
         "execution_constant_y", EXECUTION_CONSTANT, "dimensionless",
-        f"{_TOTH} ; {_SQRT_RANGE} ; {_DONIER}", "2011 / 2015 / 2025",
+        f"{_TOTH} ; {_SQRT_RANGE} ; {_DONIER}", "2011 / 2015 / undated wiki page",
         "Square-root law I = Y sigma_daily sqrt(Q/V): Y of order one (Toth et al. 2011); "
         "calibrated prefactors 0.5-1.0; the law holds on bitcoin (Donier & Bonart 2015).",
     ),

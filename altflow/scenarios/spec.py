@@ -42,6 +42,7 @@ CURVE_PARAMS: dict[str, tuple[str, ...]] = {
 }
 DISTS = ("triangular", "log_triangular")
 MAX_DRAWS = 1_000_000
+MAX_DRAW_QUARTERS = 4_000_000  # draws x quarters: keeps each (D, Q, A) array under ~320 MB
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DOC = "(document)"
 
@@ -215,7 +216,10 @@ def _type_name(value: Any) -> str:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """Numbers in messages: whole numbers without exponent, others to 12 digits."""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.12g}"
 
 
 class _Checker:
@@ -411,6 +415,10 @@ def _check_document(
     sensitivity = _check_sensitivity(c, doc.get("sensitivity", {}))
     start = _check_start(c, doc["start"]) if "start" in doc else None
 
+    if horizon is not None and uncertainty.draws * round(horizon * 4) > MAX_DRAW_QUARTERS:
+        c.add("uncertainty.draws",
+              f"draws x quarters must be at most {MAX_DRAW_QUARTERS} to fit in memory, "
+              f"got {uncertainty.draws} x {round(horizon * 4)}")
     if c.problems:
         return None, c.problems
     assert pool is not None and adoption is not None and horizon is not None

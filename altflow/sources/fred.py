@@ -34,17 +34,58 @@ SERIES: dict[str, FredSeries] = {
     s.id: s
     for s in (
         FredSeries(
+            "CBBTCUSD",
+            "Coinbase Bitcoin, daily closing price (a second bitcoin history beside CoinGecko)",
+            "U.S. Dollars per bitcoin, not seasonally adjusted",
+            "daily",
+            None,
+        ),
+        FredSeries(
             "CPIAUCSL",
             "Consumer Price Index for All Urban Consumers: All Items in U.S. City Average",
             "Index 1982-1984=100, seasonally adjusted",
             "monthly",
             None,
         ),
+        # Z.1 defined-contribution series: fetched live; not in the embedded snapshot (no
+        # stored copy of their values could be found), so snapshot runs skip them and say so.
         FredSeries(
             "BOGZ1FL574090055Q",
             "Private pension funds; defined contribution plans; total financial assets, level"
-            " (Z.1 FL574090055)",
+            " (Z.1 FL574090055, table L.118.c)",
             "Millions of Dollars, not seasonally adjusted",
+            "quarterly",
+            1e6,
+        ),
+        FredSeries(
+            "BOGZ1FA574090055Q",
+            "Private pension funds; defined contribution plans; total financial assets,"
+            " transactions (Z.1 FA574090055, table F.118.c)",
+            "Millions of Dollars, seasonally adjusted annual rate",
+            "quarterly",
+            1e6,
+        ),
+        FredSeries(
+            "BOGZ1FL224090055Q",
+            "State and local government employee defined contribution retirement funds; total"
+            " financial assets, level (Z.1 FL224090055, table L.120)",
+            "Millions of Dollars, not seasonally adjusted",
+            "quarterly",
+            1e6,
+        ),
+        FredSeries(
+            "BOGZ1FL344090055Q",
+            "Federal government employee defined contribution retirement funds (Thrift Savings"
+            " Plan); total financial assets, level (Z.1 FL344090055, table L.119)",
+            "Millions of Dollars, not seasonally adjusted",
+            "quarterly",
+            1e6,
+        ),
+        FredSeries(
+            "BOGZ1FL594090005Q",
+            "Pension funds; total financial assets, level (Z.1 FL594090005: private and"
+            " public, DB and DC)",
+            "Millions of Dollars",
             "quarterly",
             1e6,
         ),

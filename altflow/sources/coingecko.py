@@ -1,0 +1,361 @@
+"""CoinGecko API v3: global crypto market, coin markets and daily price history.
+
+Three endpoints of ``https://api.coingecko.com/api/v3`` (``ALTFLOW_COINGECKO_BASE_URL``):
+
+* ``/global`` -> ``{"data": {"total_market_cap": {"usd": ...}, "total_volume": {"usd": ...},
+  "market_cap_percentage": {"btc": ...}, "updated_at": <unix s>, ...}}``;
+* ``/coins/markets?vs_currency=usd&ids=bitcoin,ethereum`` -> a JSON array of coins with
+  ``current_price``, ``market_cap``, ``total_volume``, ``circulating_supply``, ``last_updated``;
+* ``/coins/{id}/market_chart?vs_currency=usd&days=N&interval=daily`` -> ``{"prices": [[ms,
+  price], ...], "market_caps": [...], "total_volumes": [...]}``, one point per day at 00:00
+  UTC, plus, as the last point, the current value at the time of the request.
+
+Keyless and demo access is limited to the past 365 days of history, so ``days`` defaults to
+365 (``ALTFLOW_COINGECKO_DAYS``; ``max`` needs a paid plan). An optional demo key is sent as
+``x-cg-demo-api-key`` (``ALTFLOW_COINGECKO_API_KEY``). Requests are spaced by
+``ALTFLOW_COINGECKO_MIN_INTERVAL`` seconds (default 2.5, within the keyless ~30 calls a
+minute); a 429 is retried after its Retry-After by the shared HTTP client.
+
+Snapshot datasets (``snapshot/coingecko/manifest.json``): ``global``, ``coins_markets`` and
+``market_chart_<coin id>``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from altflow.config import ConfigError
+from altflow.sources.base import Payload, Source, snapshot_entries
+
+COINS: dict[str, str] = {"bitcoin": "bitcoin", "ethereum": "ether"}  # CoinGecko id -> asset id
+DEFAULT_MIN_INTERVAL = 2.5
+DEFAULT_DAYS = "365"
+API_KEY_HEADER = "x-cg-demo-api-key"
+
+GLOBAL_DATASET = "global"
+MARKETS_DATASET = "coins_markets"
+CHART_PREFIX = "market_chart_"
+
+GLOBAL_SCHEMA = {
+    "updated_at": pl.Datetime("us", "UTC"),
+    "total_market_cap_usd": pl.Float64,
+    "total_volume_usd": pl.Float64,
+    "bitcoin_dominance": pl.Float64,
+    "ether_dominance": pl.Float64,
+    "active_cryptocurrencies": pl.Int64,
+}
+MARKETS_SCHEMA = {
+    "coin_id": pl.Utf8,
+    "asset": pl.Utf8,
+    "symbol": pl.Utf8,
+    "price_usd": pl.Float64,
+    "market_cap_usd": pl.Float64,
+    "total_volume_usd": pl.Float64,
+    "circulating_supply": pl.Float64,
+    "last_updated": pl.Datetime("us", "UTC"),
+}
+CHART_SCHEMA = {
+    "coin_id": pl.Utf8,
+    "asset": pl.Utf8,
+    "date": pl.Date,
+    "price_usd": pl.Float64,
+    "market_cap_usd": pl.Float64,
+    "total_volume_usd": pl.Float64,
+}
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def min_interval() -> float:
+    """ALTFLOW_COINGECKO_MIN_INTERVAL: seconds between requests (default 2.5)."""
+    raw = _env("ALTFLOW_COINGECKO_MIN_INTERVAL")
+    if raw is None:
+        return DEFAULT_MIN_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"ALTFLOW_COINGECKO_MIN_INTERVAL={raw!r}: expected a float") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"ALTFLOW_COINGECKO_MIN_INTERVAL={raw!r}: must not be negative")
+    return value
+
+
+def history_days() -> str:
+    """ALTFLOW_COINGECKO_DAYS: days of daily history to request (a positive integer or max)."""
+    raw = (_env("ALTFLOW_COINGECKO_DAYS") or DEFAULT_DAYS).strip().lower()
+    if raw != "max" and not (raw.isdigit() and int(raw) > 0):
+        raise ConfigError(f"ALTFLOW_COINGECKO_DAYS={raw!r}: expected a positive integer or max")
+    return raw
+
+
+class CoinGecko(Source):
+    id = "coingecko"
+    default_base_url = "https://api.coingecko.com/api/v3"
+
+    @property
+    def min_interval(self) -> float:
+        return min_interval()
+
+    def headers(self) -> dict[str, str]:
+        key = _env("ALTFLOW_COINGECKO_API_KEY")
+        return {API_KEY_HEADER: key} if key else {}
+
+    def fetch_global(self) -> Payload:
+        return self.fetch(GLOBAL_DATASET, "/global")
+
+    def fetch_markets(self, coin_ids: list[str]) -> Payload:
+        params = {"vs_currency": "usd", "ids": ",".join(coin_ids)}
+        return self.fetch(MARKETS_DATASET, "/coins/markets", params)
+
+    def fetch_market_chart(self, coin_id: str, days: str | None = None) -> Payload:
+        params = {"vs_currency": "usd", "days": days or history_days(), "interval": "daily"}
+        return self.fetch(f"{CHART_PREFIX}{coin_id}", f"/coins/{coin_id}/market_chart", params)
+
+
+# --- field helpers: each failure names the dataset and the JSON path -------------------
+
+
+def _field(payload: Payload, obj: object, path: str) -> object:
+    """obj[path] for a dotted path, failing with the path if any level is missing."""
+    current = obj
+    walked = []
+    for key in path.split("."):
+        walked.append(key)
+        if not isinstance(current, dict) or key not in current:
+            raise payload.fail(f"missing field {'.'.join(walked)!r}")
+        current = current[key]
+    return current
+
+
+def _number(
+    payload: Payload, value: object, where: str, *, positive: bool = False, optional: bool = False
+) -> float | None:
+    if value is None:
+        if optional:
+            return None
+        raise payload.fail(f"field {where!r} is null")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise payload.fail(f"field {where!r} is not a number: {value!r:.40}")
+    number = float(value)
+    if positive and number <= 0:
+        raise payload.fail(f"field {where!r} is not positive: {number:g}")
+    if number < 0:
+        raise payload.fail(f"field {where!r} is negative: {number:g}")
+    return number
+
+
+def _timestamp(payload: Payload, value: object, where: str, *, unit: str) -> datetime:
+    """A UNIX timestamp (unit 's' or 'ms') or an ISO-8601 string, as an aware UTC datetime."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise payload.fail(f"field {where!r} is not a timestamp: {value!r:.40}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise payload.fail(f"field {where!r} is not a timestamp: {value!r:.40}")
+    seconds = value / 1000 if unit == "ms" else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise payload.fail(f"field {where!r} is out of range: {value!r}") from None
+
+
+# --- parsers ----------------------------------------------------------------------------
+
+
+def parse_global(payload: Payload) -> pl.DataFrame:
+    """/global -> one row: total crypto market cap and 24 h volume in USD, dominance shares."""
+    body = payload.json()
+    data = _field(payload, body, "data")
+    cap = _number(payload, _field(payload, body, "data.total_market_cap.usd"),
+                  "data.total_market_cap.usd", positive=True)
+    volume = _number(payload, _field(payload, body, "data.total_volume.usd"),
+                     "data.total_volume.usd", positive=True)
+    updated = _timestamp(payload, _field(payload, body, "data.updated_at"), "data.updated_at",
+                         unit="s")
+    shares = data.get("market_cap_percentage")
+    if not isinstance(shares, dict):
+        shares = {}
+    btc = _number(payload, shares.get("btc"), "data.market_cap_percentage.btc", optional=True)
+    eth = _number(payload, shares.get("eth"), "data.market_cap_percentage.eth", optional=True)
+    active = data.get("active_cryptocurrencies")
+    return pl.DataFrame(
+        {
+            "updated_at": [updated],
+            "total_market_cap_usd": [cap],
+            "total_volume_usd": [volume],
+            "bitcoin_dominance": [btc / 100 if btc is not None else None],
+            "ether_dominance": [eth / 100 if eth is not None else None],
+            "active_cryptocurrencies": [active if isinstance(active, int) else None],
+        },
+        schema=GLOBAL_SCHEMA,
+    )
+
+
+def _coin_getter(payload: Payload, coin: dict, coin_id: str) -> Callable[[str], object]:
+    def get(name: str) -> object:
+        if name not in coin:
+            raise payload.fail(f"{coin_id}: missing field {name!r}")
+        return coin[name]
+
+    return get
+
+
+def parse_markets(payload: Payload, coin_ids: list[str] | None = None) -> pl.DataFrame:
+    """/coins/markets -> one row per coin: price, market cap, 24 h volume, circulating supply.
+
+    Every requested coin must be present; its price and market cap must be positive.
+    """
+    wanted = coin_ids or list(COINS)
+    body = payload.json()
+    if not isinstance(body, list):
+        raise payload.fail(f"expected a JSON array of coins, got {type(body).__name__}")
+    rows = []
+    seen: set[str] = set()
+    for index, coin in enumerate(body):
+        coin_id = coin.get("id") if isinstance(coin, dict) else None
+        if not isinstance(coin_id, str):
+            raise payload.fail(f"coin {index}: missing field 'id'")
+        if coin_id not in wanted:
+            continue
+        if coin_id in seen:
+            raise payload.fail(f"coin {coin_id!r} listed twice")
+        seen.add(coin_id)
+        get = _coin_getter(payload, coin, coin_id)
+        rows.append(
+            {
+                "coin_id": coin_id,
+                "asset": COINS.get(coin_id, coin_id),
+                "symbol": str(get("symbol")),
+                "price_usd": _number(payload, get("current_price"),
+                                     f"{coin_id}.current_price", positive=True),
+                "market_cap_usd": _number(payload, get("market_cap"),
+                                          f"{coin_id}.market_cap", positive=True),
+                "total_volume_usd": _number(payload, get("total_volume"),
+                                            f"{coin_id}.total_volume"),
+                "circulating_supply": _number(payload, get("circulating_supply"),
+                                              f"{coin_id}.circulating_supply", optional=True),
+                "last_updated": _timestamp(payload, get("last_updated"),
+                                           f"{coin_id}.last_updated", unit="ms"),
+            }
+        )
+    missing = [c for c in wanted if c not in seen]
+    if missing:
+        raise payload.fail(f"coins {missing} missing from the response")
+    return pl.DataFrame(rows, schema=MARKETS_SCHEMA)
+
+
+def _series(
+    payload: Payload, body: object, name: str, *, positive: bool
+) -> dict[date, float | None]:
+    """One [[ms, value], ...] array as {UTC date: value}; only prices must be positive."""
+    points = _field(payload, body, name)
+    if not isinstance(points, list) or not points:
+        raise payload.fail(f"field {name!r} is not a non-empty array of [time, value] pairs")
+    stamps: list[datetime] = []
+    values: list[float | None] = []
+    for index, point in enumerate(points):
+        where = f"{name}[{index}]"
+        if not isinstance(point, list) or len(point) != 2:
+            raise payload.fail(f"field {where!r} is not a [time, value] pair: {point!r:.40}")
+        stamps.append(_timestamp(payload, point[0], f"{where}[0]", unit="ms"))
+        values.append(
+            _number(payload, point[1], f"{where}[1]", positive=positive, optional=not positive)
+        )
+    # CoinGecko appends the value at request time after the last 00:00 UTC point; when it
+    # falls on the same UTC date as that point it is not a daily observation: drop it.
+    if (
+        len(stamps) > 1
+        and stamps[-1].date() == stamps[-2].date()
+        and stamps[-1].time() != datetime.min.time()
+        and stamps[-2].time() == datetime.min.time()
+    ):
+        stamps, values = stamps[:-1], values[:-1]
+    out: dict[date, float | None] = {}
+    for index, (stamp, value) in enumerate(zip(stamps, values, strict=True)):
+        day = stamp.date()
+        if day in out:
+            raise payload.fail(f"field '{name}[{index}]' duplicates date {day.isoformat()}")
+        out[day] = value
+    return out
+
+
+def parse_market_chart(payload: Payload) -> pl.DataFrame:
+    """/coins/{id}/market_chart (daily) -> (coin_id, asset, date, price, market cap, volume).
+
+    Prices must be positive; market caps and volumes may be 0 in early history (-> null).
+    A date appearing twice in ``prices`` (other than the trailing intraday point) fails.
+    """
+    coin_id = payload.dataset.removeprefix(CHART_PREFIX)
+    body = payload.json()
+    if not isinstance(body, dict):
+        raise payload.fail(f"expected a JSON object, got {type(body).__name__}")
+    prices = _series(payload, body, "prices", positive=True)
+    caps = _series(payload, body, "market_caps", positive=False)
+    volumes = _series(payload, body, "total_volumes", positive=False)
+    days = sorted(prices)
+    return pl.DataFrame(
+        {
+            "coin_id": [coin_id] * len(days),
+            "asset": [COINS.get(coin_id, coin_id)] * len(days),
+            "date": days,
+            "price_usd": [prices[d] for d in days],
+            "market_cap_usd": [caps.get(d) or None for d in days],
+            "total_volume_usd": [volumes.get(d) or None for d in days],
+        },
+        schema=CHART_SCHEMA,
+    )
+
+
+def _held(source: CoinGecko, dataset: str) -> bool:
+    """Live: every dataset is fetched. Snapshot: /global and /coins/markets are optional."""
+    return source.mode == "live" or dataset in snapshot_entries(source.id, source.snapshot_root)
+
+
+def fetch_all(
+    source: CoinGecko, coin_ids: list[str] | None = None
+) -> tuple[dict[str, pl.DataFrame], list[Payload], list[int]]:
+    """Fetch and parse /global, /coins/markets and each coin's daily chart.
+
+    Returns the raw tables, the payloads and the rows each payload gave; any failure
+    raises before anything returns, so nothing is written. In snapshot mode a missing
+    /global or /coins/markets file gives an empty table (the marts then use the latest
+    daily chart point); a missing chart fails.
+    """
+    ids = coin_ids or list(COINS)
+    payloads: list[Payload] = []
+    rows: list[int] = []
+    global_frame = pl.DataFrame(schema=GLOBAL_SCHEMA)
+    if _held(source, GLOBAL_DATASET):
+        payload = source.fetch_global()
+        global_frame = parse_global(payload)
+        payloads.append(payload.with_as_of(global_frame["updated_at"][0].date()))
+        rows.append(global_frame.height)
+    markets = pl.DataFrame(schema=MARKETS_SCHEMA)
+    if _held(source, MARKETS_DATASET):
+        payload = source.fetch_markets(ids)
+        markets = parse_markets(payload, ids)
+        payloads.append(payload.with_as_of(markets["last_updated"].max().date()))
+        rows.append(markets.height)
+    charts = []
+    for coin_id in ids:
+        payload = source.fetch_market_chart(coin_id)
+        chart = parse_market_chart(payload)
+        charts.append(chart)
+        payloads.append(payload.with_as_of(chart["date"].max()))
+        rows.append(chart.height)
+    tables = {
+        "raw.coingecko_global": global_frame,
+        "raw.coingecko_markets": markets,
+        "raw.coingecko_market_chart": pl.concat(charts),
+    }
+    return tables, payloads, rows

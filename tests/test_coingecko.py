@@ -1,0 +1,331 @@
+"""CoinGecko API v3: parsers on real-format payloads, failures, and the live source."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from altflow.config import ConfigError, HttpSettings
+from altflow.sources import coingecko
+from altflow.sources.base import Payload, snapshot_entries
+from altflow.sources.errors import SourceError
+from altflow.sources.http import HttpClient
+from altflow.warehouse import Warehouse, replace_table
+from pipelines.cli import main
+from tests.conftest import FIXTURES
+
+CG_FIXTURES = FIXTURES / "coingecko"
+
+
+def payload(dataset: str, content: bytes) -> Payload:
+    return Payload("coingecko", dataset, "http://x", content, datetime.now(UTC), "live")
+
+
+def fixture(name: str) -> bytes:
+    return (CG_FIXTURES / f"{name}.json").read_bytes()
+
+
+def fixture_json(name: str) -> object:
+    return json.loads(fixture(name))
+
+
+# --- parsers -------------------------------------------------------------------------
+
+
+def test_global_reads_nested_usd_totals() -> None:
+    frame = coingecko.parse_global(payload("global", fixture("global")))
+    row = frame.row(0, named=True)
+    assert row["total_market_cap_usd"] == 1731998238933.4412
+    assert row["total_volume_usd"] == 84056059410.27
+    assert row["bitcoin_dominance"] == pytest.approx(0.496054)
+    assert row["updated_at"] == datetime(2023, 12, 21, 23, 24, 22, tzinfo=UTC)
+
+
+def test_markets_maps_ethereum_to_ether() -> None:
+    frame = coingecko.parse_markets(payload("coins_markets", fixture("coins_markets")))
+    assert frame["asset"].to_list() == ["bitcoin", "ether"]
+    eth = frame.row(1, named=True)
+    assert eth["price_usd"] == 3712.5 and eth["market_cap_usd"] == 448123456789
+    assert eth["circulating_supply"] == 120712000.5
+    assert eth["last_updated"] == datetime(2025, 7, 20, 12, 34, 50, 123000, tzinfo=UTC)
+
+
+def test_market_chart_keeps_daily_points_and_drops_the_intraday_tail() -> None:
+    frame = coingecko.parse_market_chart(
+        payload("market_chart_bitcoin", fixture("market_chart_bitcoin"))
+    )
+    assert frame["date"].to_list() == [date(2025, 7, d) for d in (17, 18, 19, 20)]
+    assert frame["price_usd"].to_list() == [117380.2, 117533.9, 119841.6, 118000.0]
+    assert set(frame["asset"]) == {"bitcoin"} and set(frame["coin_id"]) == {"bitcoin"}
+
+
+def test_market_chart_zero_or_null_caps_and_volumes_become_null() -> None:
+    frame = coingecko.parse_market_chart(
+        payload("market_chart_ethereum", fixture("market_chart_ethereum"))
+    )
+    assert set(frame["asset"]) == {"ether"}
+    assert frame["market_cap_usd"][0] is None  # 0 in early history
+    assert frame["total_volume_usd"][2] is None  # null
+
+
+def chart(**overrides: object) -> bytes:
+    data = fixture_json("market_chart_bitcoin")
+    data.update(overrides)  # type: ignore[union-attr]
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "content", "message"),
+    [
+        ("global", b"<!doctype html><html><title>Just a moment...</title></html>",
+         "got an HTML page where JSON was expected"),
+        ("global", fixture("global")[:200], "invalid JSON"),
+        ("global", json.dumps({"data": {"total_market_cap": {"eur": 1.0},
+                                         "total_volume": {"usd": 1.0}, "updated_at": 1}}).encode(),
+         "missing field 'data.total_market_cap.usd'"),
+        ("global", json.dumps({"status": {"error_code": 429}}).encode(), "missing field 'data'"),
+        ("coins_markets", json.dumps(fixture_json("coins_markets")[:1]).encode(),
+         "coins ['ethereum'] missing from the response"),
+        ("coins_markets", fixture("coins_markets").replace(b'"current_price":3712.5',
+                                                           b'"current_price":0'),
+         "field 'ethereum.current_price' is not positive: 0"),
+        ("coins_markets", fixture("coins_markets").replace(b'"market_cap":448123456789,', b""),
+         "ethereum: missing field 'market_cap'"),
+        ("market_chart_bitcoin", chart(prices=[[1752710400000, 1.0], [1752796800000, -3.0]]),
+         "field 'prices[1][1]' is not positive: -3"),
+        ("market_chart_bitcoin", chart(prices=[[1752710400000, 1.0], [1752710400000, 2.0],
+                                              [1752796800000, 3.0]]),
+         "field 'prices[1]' duplicates date 2025-07-17"),
+        ("market_chart_bitcoin", json.dumps({"prices": [[1752710400000, 1.0]]}).encode(),
+         "missing field 'market_caps'"),
+        ("market_chart_bitcoin", chart(prices=[[1752710400000, "1.0"]]),
+         "field 'prices[0][1]' is not a number"),
+        ("market_chart_bitcoin", chart(prices=[]),
+         "field 'prices' is not a non-empty array"),
+    ],
+)
+def test_bad_payloads_fail_with_one_line_naming_dataset_and_field(
+    dataset: str, content: bytes, message: str
+) -> None:
+    parse = {
+        "global": coingecko.parse_global,
+        "coins_markets": coingecko.parse_markets,
+        "market_chart_bitcoin": coingecko.parse_market_chart,
+    }[dataset]
+    with pytest.raises(SourceError) as err:
+        parse(payload(dataset, content))
+    text = str(err.value)
+    assert text.startswith(f"coingecko {dataset}: "), text
+    assert message in text, text
+    assert "\n" not in text
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+def test_min_interval_and_days_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ALTFLOW_COINGECKO_MIN_INTERVAL", raising=False)
+    assert coingecko.CoinGecko("live").min_interval == coingecko.DEFAULT_MIN_INTERVAL
+    monkeypatch.setenv("ALTFLOW_COINGECKO_MIN_INTERVAL", "0.5")
+    assert coingecko.CoinGecko("live").client.min_interval == 0.5
+    monkeypatch.setenv("ALTFLOW_COINGECKO_MIN_INTERVAL", "-1")
+    with pytest.raises(ConfigError, match="must not be negative"):
+        coingecko.min_interval()
+    assert coingecko.history_days() == "365"
+    monkeypatch.setenv("ALTFLOW_COINGECKO_DAYS", "MAX")
+    assert coingecko.history_days() == "max"
+    monkeypatch.setenv("ALTFLOW_COINGECKO_DAYS", "a year")
+    with pytest.raises(ConfigError, match="ALTFLOW_COINGECKO_DAYS"):
+        coingecko.history_days()
+
+
+# --- live ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_env(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
+    monkeypatch.setenv("ALTFLOW_COINGECKO_BASE_URL", httpserver.url_for("/api/v3"))
+    monkeypatch.setenv("ALTFLOW_COINGECKO_MIN_INTERVAL", "0")
+    monkeypatch.delenv("ALTFLOW_COINGECKO_API_KEY", raising=False)
+    return httpserver
+
+
+def serve_all(server: HTTPServer, headers: dict[str, str] | None = None) -> None:
+    server.expect_request("/api/v3/global", headers=headers).respond_with_data(
+        fixture("global"), content_type="application/json"
+    )
+    server.expect_request(
+        "/api/v3/coins/markets",
+        query_string={"vs_currency": "usd", "ids": "bitcoin,ethereum"},
+        headers=headers,
+    ).respond_with_data(fixture("coins_markets"), content_type="application/json")
+    for coin in ("bitcoin", "ethereum"):
+        server.expect_request(
+            f"/api/v3/coins/{coin}/market_chart",
+            query_string={"vs_currency": "usd", "days": "365", "interval": "daily"},
+            headers=headers,
+        ).respond_with_data(fixture(f"market_chart_{coin}"), content_type="application/json")
+
+
+def test_live_fetch_uses_documented_paths_and_demo_key_header(
+    live_env: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALTFLOW_COINGECKO_API_KEY", "CG-demo-123")
+    serve_all(live_env, headers={"x-cg-demo-api-key": "CG-demo-123"})
+    tables, payloads, rows = coingecko.fetch_all(coingecko.CoinGecko("live"))
+    assert [p.dataset for p in payloads] == [
+        "global", "coins_markets", "market_chart_bitcoin", "market_chart_ethereum"
+    ]
+    assert rows == [1, 2, 4, 4]
+    assert payloads[2].as_of == date(2025, 7, 20)
+    assert tables["raw.coingecko_market_chart"].height == 8
+
+
+def test_live_429_is_retried_after_its_retry_after(live_env: HTTPServer) -> None:
+    live_env.expect_ordered_request("/api/v3/global").respond_with_response(
+        Response('{"status":{"error_code":429,"error_message":"rate limited"}}', status=429,
+                 headers={"Retry-After": "42"})
+    )
+    live_env.expect_ordered_request("/api/v3/global").respond_with_data(fixture("global"))
+    sleeps: list[float] = []
+    client = HttpClient(
+        "coingecko", HttpSettings(timeout=2, connect_timeout=2, retries=2, backoff=0.01),
+        sleep=sleeps.append,
+    )
+    source = coingecko.CoinGecko("live", client=client)
+    frame = coingecko.parse_global(source.fetch_global())
+    assert frame.height == 1
+    assert sleeps == [42.0]
+    assert len(live_env.log) == 2
+
+
+def test_live_html_challenge_fails_the_dataset(live_env: HTTPServer) -> None:
+    live_env.expect_request("/api/v3/global").respond_with_data(
+        "<html><head><title>Just a moment...</title></head><body>cf</body></html>",
+        content_type="text/html",
+    )
+    with pytest.raises(SourceError, match="^coingecko global: got an HTML page"):
+        coingecko.fetch_all(coingecko.CoinGecko("live"))
+
+
+def test_snapshot_without_markets_file_gives_an_empty_markets_table(tmp_path: Path) -> None:
+    folder = tmp_path / "coingecko"
+    folder.mkdir()
+    files = []
+    for dataset in ("market_chart_bitcoin", "market_chart_ethereum"):
+        content = fixture(dataset)
+        (folder / f"{dataset}.json").write_bytes(content)
+        files.append({
+            "dataset": dataset, "path": f"{dataset}.json", "url": "https://api.coingecko.com/x",
+            "as_of": "2025-07-20", "retrieved_at": "2025-07-20T12:00:00Z",
+            "sha256": payload(dataset, content).sha256,
+        })
+    (folder / "manifest.json").write_text(json.dumps({"source": "coingecko", "files": files}))
+    tables, payloads, rows = coingecko.fetch_all(
+        coingecko.CoinGecko("snapshot", snapshot_root=tmp_path)
+    )
+    assert tables["raw.coingecko_markets"].height == 0
+    assert tables["raw.coingecko_global"].height == 0
+    assert [p.dataset for p in payloads] == ["market_chart_bitcoin", "market_chart_ethereum"]
+    assert rows == [4, 4]
+
+
+def test_cli_live_run_of_the_coingecko_tag_refreshes_crypto_alone(
+    live_env: HTTPServer, warehouse_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    wh = Warehouse(warehouse_path)
+    stale_chart = pl.DataFrame(
+        {"coin_id": ["bitcoin"], "asset": ["bitcoin"], "date": [date(2020, 1, 1)],
+         "price_usd": [7200.0], "market_cap_usd": [None], "total_volume_usd": [None]},
+        schema=coingecko.CHART_SCHEMA,
+    )
+    other = pl.DataFrame({"dataset": ["gold_pm"], "usd": [2000.0]})
+    with wh.writer() as con:
+        replace_table(con, "raw.coingecko_market_chart", stale_chart)
+        replace_table(con, "raw.lbma_prices", other)
+
+    serve_all(live_env)
+    code = main(["run", "--source", "live", "--select", "tag:source=coingecko"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    chart_rows = wh.query("SELECT asset, min(date) AS first, count(*) AS n"
+                          " FROM raw.coingecko_market_chart GROUP BY asset ORDER BY asset")
+    assert chart_rows.rows() == [("bitcoin", date(2025, 7, 17), 4), ("ether", date(2025, 7, 17), 4)]
+    assert wh.query("SELECT count(*) AS n FROM raw.coingecko_markets")["n"][0] == 2
+    assert wh.query("SELECT * FROM raw.lbma_prices").rows() == [("gold_pm", 2000.0)]
+    log = wh.query("SELECT DISTINCT source, mode FROM raw.fetch_log")
+    assert log.rows() == [("coingecko", "live")]
+    assert not [t for t in wh.tables() if t.startswith(("staging.", "marts."))]
+
+
+TRUNCATED_CHART = fixture("market_chart_bitcoin")[:-40]
+ZERO_PRICE_CHART = chart(prices=[[1752710400000, 117380.2], [1752796800000, 0]])
+DUPLICATE_CHART = chart(prices=[[1752710400000, 1.0], [1752710400000, 2.0], [1752796800000, 3.0]])
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "message"),
+    [
+        ("/api/v3/global", b"<!DOCTYPE html><html><head><title>Just a moment...</title>",
+         "coingecko global: got an HTML page where JSON was expected"),
+        ("/api/v3/coins/markets", fixture("coins_markets").replace(b'"market_cap":448123456789,',
+                                                                   b""),
+         "coingecko coins_markets: ethereum: missing field 'market_cap'"),
+        ("/api/v3/coins/bitcoin/market_chart", TRUNCATED_CHART,
+         "coingecko market_chart_bitcoin: invalid JSON"),
+        ("/api/v3/coins/bitcoin/market_chart", ZERO_PRICE_CHART,
+         "coingecko market_chart_bitcoin: field 'prices[1][1]' is not positive: 0"),
+        ("/api/v3/coins/bitcoin/market_chart", DUPLICATE_CHART,
+         "coingecko market_chart_bitcoin: field 'prices[1]' duplicates date 2025-07-17"),
+    ],
+)
+def test_live_failures_from_a_local_server(
+    live_env: HTTPServer, path: str, content: bytes, message: str
+) -> None:
+    live_env.expect_request(path).respond_with_data(content)
+    serve_all(live_env)  # the other endpoints answer normally
+    with pytest.raises(SourceError) as err:
+        coingecko.fetch_all(coingecko.CoinGecko("live"))
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_cli_failed_coingecko_refresh_writes_nothing(
+    live_env: HTTPServer, warehouse_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_all(live_env)
+    assert main(["run", "--source", "live", "--select", "tag:source=coingecko"]) == 0
+    wh = Warehouse(warehouse_path)
+    tables = ("raw.coingecko_global", "raw.coingecko_markets", "raw.coingecko_market_chart")
+    before = {t: wh.query(f"SELECT * FROM {t}") for t in tables}
+    log_rows = wh.query("SELECT count(*) AS n FROM raw.fetch_log")["n"][0]
+
+    live_env.clear()
+    live_env.expect_request("/api/v3/coins/ethereum/market_chart").respond_with_data(
+        fixture("market_chart_ethereum")[:-25]
+    )
+    serve_all(live_env)
+    capsys.readouterr()
+    assert main(["run", "--source", "live", "--select", "tag:source=coingecko"]) == 1
+    err = capsys.readouterr().err
+    assert "coingecko market_chart_ethereum: invalid JSON" in err
+    for table in tables:
+        assert wh.query(f"SELECT * FROM {table}").equals(before[table]), table
+    assert wh.query("SELECT count(*) AS n FROM raw.fetch_log")["n"][0] == log_rows
+
+
+def test_embedded_snapshot_parses() -> None:
+    source = coingecko.CoinGecko("snapshot")
+    if not snapshot_entries("coingecko"):
+        pytest.skip("no CoinGecko snapshot")
+    tables, payloads, _ = coingecko.fetch_all(source)
+    assert {"market_chart_bitcoin", "market_chart_ethereum"} <= {p.dataset for p in payloads}
+    assert tables["raw.coingecko_market_chart"]["price_usd"].min() > 0
