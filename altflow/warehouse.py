@@ -158,6 +158,8 @@ def record_fetches(
 ) -> None:
     """Append one row per fetched payload to raw.fetch_log (source of marts.sources)."""
     con.execute(FETCH_LOG_DDL)
+    if not payloads:
+        return
     loaded_at = datetime.now(UTC)
     con.executemany(
         "INSERT INTO raw.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

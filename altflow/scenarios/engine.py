@@ -331,14 +331,23 @@ def project(
 
     offered (D, Q) dollars in plans offering the option, weights (D, A) uptake times
     allocation, gross (D, A) quarterly gross returns. Holdings start from zero.
+    Returns (D, Q, A) views of arrays stored draws-last, (Q, A, D): every loop then runs
+    over the long draws axis, and the quantiles copy contiguous rows.
     """
-    holdings = offered[:, :, None] * weights[:, None, :]
+    x = np.ascontiguousarray(offered.T)  # (Q, D)
+    w = np.ascontiguousarray(weights.T)  # (A, D)
+    r = np.ascontiguousarray(gross.T)  # (A, D)
+    holdings = x[:, None, :] * w[None, :, :]
     flows = np.empty_like(holdings)
-    flows[:, 0, :] = holdings[:, 0, :]
-    rest = flows[:, 1:, :]
-    np.multiply(holdings[:, :-1, :], gross[:, None, :], out=rest)  # in place: no temporary
-    np.subtract(holdings[:, 1:, :], rest, out=rest)
-    return holdings, flows
+    flows[0] = holdings[0]
+    np.multiply(holdings[:-1], r[None, :, :], out=flows[1:])  # in place: no temporary
+    np.subtract(holdings[1:], flows[1:], out=flows[1:])
+    return holdings.transpose(2, 0, 1), flows.transpose(2, 0, 1)
+
+
+def draws_last(x: np.ndarray) -> np.ndarray:
+    """View a (D, ...) array as (..., D); contiguous for arrays made by this module."""
+    return np.moveaxis(x, 0, -1)
 
 
 # --- bands ----------------------------------------------------------------------------------

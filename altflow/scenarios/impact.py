@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import defaults as dft
-from .engine import MARKET_PRICED, MarketInput, Paths, quantiles, quantiles_many
+from .engine import MARKET_PRICED, MarketInput, Paths, draws_last, quantiles, quantiles_many
 
 
 def horizon_indices(n_quarters: int) -> np.ndarray:
@@ -108,24 +108,31 @@ def cumulative_at(paths: Paths, horizons: np.ndarray) -> np.ndarray:
     Flows are F[t] = w (x[t] - R x[t-1]) with x = adoption x pool, so their running sum is
     w (S[t] - R S[t-1]) with S the running sum of x: O(D x Q) instead of O(D x Q x A).
     """
-    x = paths.offered()
-    s = np.cumsum(x, axis=1)
-    s_h = s[:, horizons]
-    s_prev = s_h - x[:, horizons]
-    w = paths.uptake[:, None] * paths.allocation
-    return w[:, None, :] * (s_h[:, :, None] - paths.gross_return[:, None, :] * s_prev[:, :, None])
+    x = np.ascontiguousarray(paths.offered().T)  # (Q, D)
+    s = np.cumsum(x, axis=0)
+    s_h = s[horizons]  # (H, D)
+    s_prev = s_h - x[horizons]
+    w = draws_last(paths.uptake[:, None] * paths.allocation)  # (A, D)
+    r = draws_last(paths.gross_return)
+    cum = w[None] * (s_h[:, None, :] - r[None] * s_prev[:, None, :])  # (H, A, D)
+    return cum.transpose(2, 0, 1)
 
 
 def horizon_arrays(paths: Paths, mv: MarketVectors, horizons: np.ndarray) -> HorizonArrays:
-    """Cumulative flow, permanent price impact and peak execution impact at each horizon."""
-    cumulative = cumulative_at(paths, horizons)
+    """Cumulative flow, permanent price impact and peak execution impact at each horizon.
+
+    Computed draws-last, (H, A, D), and returned as (D, H, A) views.
+    """
+    cum = draws_last(cumulative_at(paths, horizons))
+    flows = draws_last(paths.flows)  # (Q, A, D)
     starts = np.concatenate([[0], horizons[:-1] + 1]).astype(np.intp)
-    peak = np.maximum.accumulate(np.maximum.reduceat(paths.flows, starts, axis=1), axis=1)
+    peak = np.maximum.accumulate(np.maximum.reduceat(flows, starts, axis=0), axis=0)
+    col = (slice(None), None)  # per-asset vectors broadcast over (A, D)
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = paths.multiplier[:, None, :] * (cumulative / mv.market_cap)
-        pace = peak / (mv.daily_volume * mv.days_per_quarter)
-        execution = (paths.execution_constant[:, None, None] * mv.sigma_daily) * _signed_sqrt(pace)
-    return HorizonArrays(cumulative, price, execution)
+        price = draws_last(paths.multiplier)[None] * (cum / mv.market_cap[col])
+        pace = peak / (mv.daily_volume * mv.days_per_quarter)[col]
+        execution = (paths.execution_constant * mv.sigma_daily[col]) * _signed_sqrt(pace)
+    return HorizonArrays(*(a.transpose(2, 0, 1) for a in (cum, price, execution)))
 
 
 @dataclass

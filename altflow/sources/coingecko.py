@@ -13,8 +13,9 @@ Three endpoints of ``https://api.coingecko.com/api/v3`` (``ALTFLOW_COINGECKO_BAS
 Keyless and demo access is limited to the past 365 days of history, so ``days`` defaults to
 365 (``ALTFLOW_COINGECKO_DAYS``; ``max`` needs a paid plan). An optional demo key is sent as
 ``x-cg-demo-api-key`` (``ALTFLOW_COINGECKO_API_KEY``). Requests are spaced by
-``ALTFLOW_COINGECKO_MIN_INTERVAL`` seconds (default 2.5, within the keyless ~30 calls a
-minute); a 429 is retried after its Retry-After by the shared HTTP client.
+``ALTFLOW_COINGECKO_MIN_INTERVAL`` seconds (default 2.5: at most 24 calls a minute, under the
+demo plan's 30); keyless access may be throttled sooner, and a 429 is then retried after its
+Retry-After by the shared HTTP client.
 
 Snapshot datasets (``snapshot/coingecko/manifest.json``): ``global``, ``coins_markets`` and
 ``market_chart_<coin id>``.
