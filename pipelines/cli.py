@@ -141,7 +141,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     home.mkdir(parents=True, exist_ok=True)
     env["DAGSTER_HOME"] = str(home.resolve())
     workspace = config.PROJECT_ROOT / "workspace.yaml"
-    command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
+    env["ALTFLOW_WAREHOUSE"] = str(config.warehouse_path().resolve())  # as seen from here
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace)]
+    command += ["-h", args.host, "-p", str(args.port)]
     print(f"altflow ui: http://{args.host}:{args.port} (Ctrl-C to stop; DAGSTER_HOME={home})")
     try:
         return subprocess.call(command, env=env, cwd=config.PROJECT_ROOT)
