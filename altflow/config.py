@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,42 +21,44 @@ class ConfigError(ValueError):
     """An environment variable or option has a value altflow cannot use."""
 
 
-def _env(name: str) -> str | None:
+def env(name: str) -> str | None:
+    """An environment variable, with empty treated as unset."""
     value = os.environ.get(name)
     return value if value not in (None, "") else None
 
 
 def warehouse_path() -> Path:
     """ALTFLOW_WAREHOUSE, default ``data/altflow.duckdb`` under the working directory."""
-    return Path(_env("ALTFLOW_WAREHOUSE") or Path.cwd() / "data" / "altflow.duckdb")
+    return Path(env("ALTFLOW_WAREHOUSE") or Path.cwd() / "data" / "altflow.duckdb")
 
 
 def source_mode() -> str:
-    mode = (_env("ALTFLOW_SOURCE") or "snapshot").lower()
+    mode = (env("ALTFLOW_SOURCE") or "snapshot").lower()
     if mode not in SOURCE_MODES:
         raise ConfigError(f"ALTFLOW_SOURCE={mode!r}: expected one of {', '.join(SOURCE_MODES)}")
     return mode
 
 
 def scenarios_dir() -> Path:
-    return Path(_env("ALTFLOW_SCENARIOS") or DEFAULT_SCENARIOS_DIR)
+    return Path(env("ALTFLOW_SCENARIOS") or DEFAULT_SCENARIOS_DIR)
 
 
 def base_url(source_id: str, default: str) -> str:
     """ALTFLOW_<SRC>_BASE_URL or the real service, without a trailing slash."""
-    return (_env(f"ALTFLOW_{source_id.upper()}_BASE_URL") or default).rstrip("/")
+    return (env(f"ALTFLOW_{source_id.upper()}_BASE_URL") or default).rstrip("/")
 
 
-def _number(name: str, default: float, kind: type) -> float:
-    raw = _env(name)
+def env_number(name: str, default: float, kind: type = float) -> float:
+    """A non-negative finite number from the environment, or `default` when unset."""
+    raw = env(name)
     if raw is None:
         return default
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r}: expected a {kind.__name__}") from None
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r}: must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name}={raw!r}: must not be negative or infinite")
     return value
 
 
@@ -70,10 +73,10 @@ class HttpSettings:
 
     @classmethod
     def from_env(cls) -> HttpSettings:
-        timeout = _number("ALTFLOW_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, float)
+        timeout = env_number("ALTFLOW_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, float)
         return cls(
             timeout=timeout,
             connect_timeout=min(10.0, timeout),
-            retries=int(_number("ALTFLOW_HTTP_RETRIES", DEFAULT_HTTP_RETRIES, int)),
-            backoff=_number("ALTFLOW_HTTP_BACKOFF", 1.0, float),
+            retries=int(env_number("ALTFLOW_HTTP_RETRIES", DEFAULT_HTTP_RETRIES, int)),
+            backoff=env_number("ALTFLOW_HTTP_BACKOFF", 1.0, float),
         )

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from altflow.scenarios.spec import ASSET_CLASS
 from altflow.sources import reference
 from altflow.sources.base import Payload, snapshot_entries
 from altflow.sources.errors import SourceError
+from altflow.universe import ASSET_CLASS
 from tests.conftest import FIXTURES
 
 FACTS = (FIXTURES / "reference" / "market_facts.csv").read_bytes()

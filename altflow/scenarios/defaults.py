@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from altflow.universe import TRADING_DAYS_PER_YEAR
+
 Triple = tuple[float, float, float]
 
 
@@ -113,7 +115,6 @@ MULTIPLIERS: dict[str, Triple] = {
     "ether": BTC_M,
 }
 EXECUTION_CONSTANT: Triple = (0.5, 1.0, 1.0)
-TRADING_DAYS_PER_YEAR = {"precious_metals": 252.0, "crypto": 365.0}
 EXPECTED_RETURN = 0.0
 GROWTH_RATE_FALLBACK = 0.0
 NET_CONTRIBUTION_FALLBACK = 0.0

@@ -18,8 +18,10 @@ from datetime import date
 
 import numpy as np
 
+from altflow.universe import ASSET_CLASS, CLASSES
+
 from . import defaults as dft
-from .spec import ASSET_CLASS, CLASSES, Param, Range, Scenario, central
+from .spec import Param, Range, Scenario, central
 
 MARKET_PRICED = ("precious_metals", "crypto")
 QUANTILES = (0.05, 0.50, 0.95)

@@ -17,22 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-ASSET_CLASS: dict[str, str] = {
-    "gold": "precious_metals",
-    "silver": "precious_metals",
-    "platinum": "precious_metals",
-    "palladium": "precious_metals",
-    "bitcoin": "crypto",
-    "ether": "crypto",
-    "private_equity": "private_markets",
-    "private_credit": "private_markets",
-    "real_estate": "private_markets",
-    "infrastructure": "private_markets",
-}
-CLASSES: dict[str, tuple[str, ...]] = {}
-for _asset, _cls in ASSET_CLASS.items():
-    CLASSES.setdefault(_cls, ())
-    CLASSES[_cls] += (_asset,)
+from altflow.universe import ASSET_CLASS, CLASSES  # noqa: F401 (re-exported)
 
 CURVE_PARAMS: dict[str, tuple[str, ...]] = {
     "immediate": (),

@@ -152,6 +152,7 @@ class Source:
     id: str = ""
     default_base_url: str = ""
     min_interval: float = 0.0  # polite spacing between live requests, seconds
+    curated: bool = False  # no live API: always read the curated file in the snapshot
 
     def __init__(
         self,
@@ -161,9 +162,12 @@ class Source:
         http: HttpSettings | None = None,
         client: HttpClient | None = None,
     ) -> None:
-        self.mode = mode or config.source_mode()
-        if self.mode not in config.SOURCE_MODES:
-            raise config.ConfigError(f"source mode {self.mode!r}: expected snapshot or live")
+        self.requested_mode = mode or config.source_mode()
+        if self.requested_mode not in config.SOURCE_MODES:
+            raise config.ConfigError(
+                f"source mode {self.requested_mode!r}: expected snapshot or live"
+            )
+        self.mode = "snapshot" if self.curated else self.requested_mode
         self.snapshot_root = snapshot_root
         self._http = http
         self._client = client
@@ -189,10 +193,13 @@ class Source:
 
         Callers report the missing ones (a gap in the embedded copy), never hide them.
         """
-        if self.mode == "live":
-            return list(datasets), []
-        present = snapshot_entries(self.id, self.snapshot_root)
-        return [d for d in datasets if d in present], [d for d in datasets if d not in present]
+        return [d for d in datasets if self.available(d)], [
+            d for d in datasets if not self.available(d)
+        ]
+
+    def available(self, dataset: str) -> bool:
+        """Whether `dataset` can be had: always live, per the manifest in snapshot mode."""
+        return self.mode == "live" or dataset in snapshot_entries(self.id, self.snapshot_root)
 
     def fetch(
         self, dataset: str, path: str, params: Mapping[str, str] | None = None

@@ -24,14 +24,14 @@ Snapshot datasets (``snapshot/coingecko/manifest.json``): ``global``, ``coins_ma
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import polars as pl
 
+from altflow import config
 from altflow.config import ConfigError
-from altflow.sources.base import Payload, Source, snapshot_entries
+from altflow.sources.base import Payload, Source
 
 COINS: dict[str, str] = {"bitcoin": "bitcoin", "ethereum": "ether"}  # CoinGecko id -> asset id
 DEFAULT_MIN_INTERVAL = 2.5
@@ -70,28 +70,14 @@ CHART_SCHEMA = {
 }
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else None
-
-
 def min_interval() -> float:
     """ALTFLOW_COINGECKO_MIN_INTERVAL: seconds between requests (default 2.5)."""
-    raw = _env("ALTFLOW_COINGECKO_MIN_INTERVAL")
-    if raw is None:
-        return DEFAULT_MIN_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"ALTFLOW_COINGECKO_MIN_INTERVAL={raw!r}: expected a float") from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"ALTFLOW_COINGECKO_MIN_INTERVAL={raw!r}: must not be negative")
-    return value
+    return config.env_number("ALTFLOW_COINGECKO_MIN_INTERVAL", DEFAULT_MIN_INTERVAL)
 
 
 def history_days() -> str:
     """ALTFLOW_COINGECKO_DAYS: days of daily history to request (a positive integer or max)."""
-    raw = (_env("ALTFLOW_COINGECKO_DAYS") or DEFAULT_DAYS).strip().lower()
+    raw = (config.env("ALTFLOW_COINGECKO_DAYS") or DEFAULT_DAYS).strip().lower()
     if raw != "max" and not (raw.isdigit() and int(raw) > 0):
         raise ConfigError(f"ALTFLOW_COINGECKO_DAYS={raw!r}: expected a positive integer or max")
     return raw
@@ -106,7 +92,7 @@ class CoinGecko(Source):
         return min_interval()
 
     def headers(self) -> dict[str, str]:
-        key = _env("ALTFLOW_COINGECKO_API_KEY")
+        key = config.env("ALTFLOW_COINGECKO_API_KEY")
         return {API_KEY_HEADER: key} if key else {}
 
     def fetch_global(self) -> Payload:
@@ -317,11 +303,6 @@ def parse_market_chart(payload: Payload) -> pl.DataFrame:
     )
 
 
-def _held(source: CoinGecko, dataset: str) -> bool:
-    """Live: every dataset is fetched. Snapshot: /global and /coins/markets are optional."""
-    return source.mode == "live" or dataset in snapshot_entries(source.id, source.snapshot_root)
-
-
 def fetch_all(
     source: CoinGecko, coin_ids: list[str] | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[Payload], list[int]]:
@@ -336,13 +317,13 @@ def fetch_all(
     payloads: list[Payload] = []
     rows: list[int] = []
     global_frame = pl.DataFrame(schema=GLOBAL_SCHEMA)
-    if _held(source, GLOBAL_DATASET):
+    if source.available(GLOBAL_DATASET):
         payload = source.fetch_global()
         global_frame = parse_global(payload)
         payloads.append(payload.with_as_of(global_frame["updated_at"][0].date()))
         rows.append(global_frame.height)
     markets = pl.DataFrame(schema=MARKETS_SCHEMA)
-    if _held(source, MARKETS_DATASET):
+    if source.available(MARKETS_DATASET):
         payload = source.fetch_markets(ids)
         markets = parse_markets(payload, ids)
         payloads.append(payload.with_as_of(markets["last_updated"].max().date()))

@@ -19,7 +19,7 @@ from datetime import date
 
 import polars as pl
 
-from altflow.sources.base import Payload, Source, snapshot_entries
+from altflow.sources.base import Payload, Source
 from altflow.sources.errors import SourceError
 
 CURRENCIES = ("usd", "gbp", "eur")  # the order of the "v" array
@@ -76,10 +76,7 @@ class Lbma(Source):
         then simply absent and :func:`missing_metals` names it. A snapshot without a single
         LBMA file fails.
         """
-        if self.mode == "live":
-            return list(FILES)
-        held = snapshot_entries(self.id, self.snapshot_root)
-        chosen = [d for d in FILES if d in held]
+        chosen, _missing = self.split_available(list(FILES))
         if not chosen:
             raise SourceError(self.id, ", ".join(FILES), "no LBMA price file in the snapshot")
         return chosen

@@ -32,16 +32,11 @@ import io
 import math
 import re
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
-from altflow import config
-from altflow.config import HttpSettings
-from altflow.scenarios.defaults import TRADING_DAYS_PER_YEAR
-from altflow.scenarios.spec import ASSET_CLASS
 from altflow.sources.base import Payload, Source
-from altflow.sources.http import HttpClient
+from altflow.universe import APPRAISAL_CLASSES, ASSET_CLASS, TRADING_DAYS_PER_YEAR
 
 FACTS_DATASET = "market_facts"
 COLUMNS = ("asset", "metric", "value", "unit", "as_of", "source_name", "url", "note")
@@ -50,7 +45,6 @@ TROY_OUNCE_UNITS = {"troy ounces", "troy ounce", "troy oz", "ozt", "oz t"}
 MIN_USD_AMOUNT = 1e6
 SCALE_WORDS = {"k", "thousand", "m", "mn", "mm", "million", "bn", "b", "billion", "tn", "trillion"}
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")
-APPRAISAL_CLASSES = ("private_markets",)
 
 FACTS_SCHEMA = {
     "line": pl.Int64,
@@ -75,17 +69,7 @@ class Reference(Source):
     """The curated facts file; read from the snapshot whatever the mode (no live API exists)."""
 
     id = "reference"
-
-    def __init__(
-        self,
-        mode: str | None = None,
-        *,
-        snapshot_root: Path | None = None,
-        http: HttpSettings | None = None,
-        client: HttpClient | None = None,
-    ) -> None:
-        super().__init__("snapshot", snapshot_root=snapshot_root, http=http, client=client)
-        self.requested_mode = mode or config.source_mode()
+    curated = True
 
     def fetch_facts(self) -> Payload:
         return self.fetch(FACTS_DATASET, "")
