@@ -84,6 +84,23 @@ SUITES: tuple[TableSuite, ...] = (
         unique_key=("source", "dataset"),
         between={"rows": (1, None)},
     ),
+    TableSuite(
+        "marts.scenario_flows",
+        not_null=("scenario", "period_end", "asset", "flow_usd", "holdings_usd"),
+        unique_key=("scenario", "period_end", "asset"),
+        between={"holdings_usd": (0, None)},
+    ),
+    TableSuite(
+        "marts.scenario_impact",
+        not_null=("scenario", "asset", "asset_class", "horizon_end", "cumulative_flow_usd"),
+        unique_key=("scenario", "asset", "horizon_end"),
+        between={"share_of_market_cap": (0, None), "days_of_volume": (0, None)},
+    ),
+    TableSuite(
+        "marts.scenario_summary",
+        not_null=("scenario", "total_flow_usd", "quarters"),
+        unique_key=("scenario",),
+    ),
 )
 
 

@@ -14,7 +14,6 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, logg
 
 from altflow.display import render
 
-CHECK_STEP_SUFFIXES = ("_expectations",)  # check failures are reported as check lines
 KEEP_EVENTS = {
     "STEP_START",
     "STEP_SUCCESS",
@@ -49,7 +48,7 @@ class RunOutcome:
         lines = [
             f"FAILED {', '.join(r.planned) or r.step}: {r.reason}"
             for r in self.steps.values()
-            if r.status == "failed" and not r.step.endswith(CHECK_STEP_SUFFIXES)
+            if r.status == "failed" and not ", ".join(r.planned).startswith("check ")
         ]
         lines += [f"FAILED check {name}: {reason}" for name, reason in self.failed_checks]
         return lines
@@ -77,7 +76,7 @@ class ProgressTracker(logging.Handler):
 
     def __init__(self, step_assets: dict[str, list[str]], out: TextIO) -> None:
         super().__init__(level=logging.DEBUG)
-        self.total = len(step_assets)
+        self.total = sum(not names[0].startswith("check ") for names in step_assets.values())
         self.out = out
         self.steps = {
             step: StepRecord(step, status="not run", assets=[], planned=names)
@@ -96,10 +95,12 @@ class ProgressTracker(logging.Handler):
         kind, step_key = event.event_type_value, event.step_key or "?"
         step = self.steps.setdefault(step_key, StepRecord(step_key))
         label = ", ".join(step.planned) or step_key
+        is_check = label.startswith("check ")  # a check prints one line: its verdict
         if kind == "STEP_START":
-            self.started += 1
             step.started, step.status = time.monotonic(), "running"
-            self._print(f"[{self.started:>2}/{self.total}] {label} ...")
+            if not is_check:
+                self.started += 1
+                self._print(f"[{self.started:>2}/{self.total}] {label} ...")
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             step.assets.append(materialization.asset_key.to_user_string())
@@ -118,11 +119,12 @@ class ProgressTracker(logging.Handler):
         elif kind == "STEP_SUCCESS":
             step.status, step.seconds = "ok", time.monotonic() - step.started
             rows = f"{step.rows:,} rows" if step.rows is not None else ""
-            self._print(f"        ok   {label}  {rows}  {step.seconds:.1f} s")
+            if not is_check:
+                self._print(f"        ok   {label}  {rows}  {step.seconds:.1f} s")
         elif kind == "STEP_FAILURE":
             step.status, step.seconds = "failed", time.monotonic() - step.started
             step.reason = _root_message(event.step_failure_data.error)
-            if not step_key.endswith(CHECK_STEP_SUFFIXES):  # checks printed their own line
+            if not is_check:  # a failed check printed its own line
                 self._print(f"        FAIL {label}: {step.reason}")
         elif kind == "STEP_SKIPPED":
             step.status, step.reason = "skipped", "an upstream asset or blocking check failed"

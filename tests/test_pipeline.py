@@ -140,3 +140,64 @@ def test_scenarios_cli_validate_and_run(built: Path, tmp_path: Path, capsys) -> 
     assert main(["scenarios", "run", str(shipped[0]), "--json", "--warehouse", str(built)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc and isinstance(doc, dict)
+
+
+CONTRACT_COLUMNS = {
+    "marts.retirement_assets": {"period_end", "series", "assets_usd", "source"},
+    "marts.market_prices": {"date", "asset", "price_usd", "source"},
+    "marts.market_snapshot": {
+        "asset", "asset_class", "as_of", "price_usd", "market_cap_usd", "daily_volume_usd",
+        "annual_volatility", "source", "note",
+    },
+    "marts.scenario_flows": {"scenario", "period_end", "asset", "flow_usd", "holdings_usd"},
+    "marts.scenario_impact": {
+        "scenario", "asset", "horizon_end", "cumulative_flow_usd", "share_of_market_cap",
+        "days_of_volume", "price_impact_p05", "price_impact_p50", "price_impact_p95", "note",
+    },
+    "marts.sources": {"source", "dataset", "url", "retrieved_at", "as_of", "rows", "sha256"},
+}
+CONTRACT_ASSETS = {"gold", "silver", "platinum", "bitcoin", "ether", "private_equity",
+                   "private_credit"}
+
+
+def test_marts_have_the_contract_columns_and_types(built: Path) -> None:
+    wh = Warehouse(built)
+    for table, columns in CONTRACT_COLUMNS.items():
+        schema, name = table.split(".")
+        types = dict(wh.query(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = ? AND table_name = ?", [schema, name]).rows())
+        assert columns <= types.keys(), (table, columns - types.keys())
+        for column, kind in types.items():
+            if column in ("period_end", "date", "as_of", "horizon_end"):
+                assert kind == "DATE", (table, column, kind)
+
+
+def test_market_snapshot_covers_contract_assets_and_explains_nulls(built: Path) -> None:
+    snap = Warehouse(built).query("SELECT * FROM marts.market_snapshot")
+    assert set(snap["asset"].to_list()) >= CONTRACT_ASSETS
+    classes = dict(zip(snap["asset"].to_list(), snap["asset_class"].to_list(), strict=True))
+    assert classes["gold"] == "precious_metals" and classes["bitcoin"] == "crypto"
+    assert classes["private_equity"] == "private_markets"
+    for row in snap.iter_rows(named=True):
+        if row["price_usd"] is None or row["market_cap_usd"] is None:
+            assert row["note"], row["asset"]
+
+
+def test_private_market_price_impact_is_null_with_a_note(built: Path) -> None:
+    impact = Warehouse(built).query(
+        "SELECT * FROM marts.scenario_impact WHERE asset_class = 'private_markets'"
+    )
+    assert impact.height > 0
+    assert impact["price_impact_p50"].null_count() == impact.height
+    assert all("appraisal" in (n or "") for n in impact["note"].to_list())
+
+
+def test_published_default_flow_estimates(built: Path) -> None:
+    summary = Warehouse(built).query("SELECT scenario, total_flow_usd FROM marts.scenario_summary")
+    got = dict(summary.rows())
+    assert got["bitwise-1pct-bitcoin"] == pytest.approx(122e9, rel=1e-9)
+    assert got["default-flows-a0010-u10"] == pytest.approx(1.22e9, rel=1e-9)
+    assert got["default-flows-a0025-u25"] == pytest.approx(7.625e9, rel=1e-9)
+    assert got["default-flows-a0050-u25"] == pytest.approx(15.25e9, rel=1e-9)
+    assert got["default-flows-a0100-u50"] == pytest.approx(61e9, rel=1e-9)
