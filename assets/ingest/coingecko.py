@@ -8,6 +8,7 @@ from dagster import AssetSpec, MaterializeResult, multi_asset
 
 from altflow.sources import coingecko
 from altflow.warehouse import load_raw
+from assets.ingest import table_results
 from pipelines.resources import SourcesResource, WarehouseResource
 
 TAGS = {"source": "coingecko"}
@@ -52,8 +53,4 @@ def coingecko_raw(
     tables, payloads, rows = coingecko.fetch_all(sources.source(coingecko.CoinGecko))
     load_raw(warehouse.get(), tables, payloads, rows)
     mode = payloads[0].mode if payloads else sources.mode
-    for table, frame in tables.items():
-        yield MaterializeResult(
-            asset_key=table.split("."),
-            metadata={"dagster/row_count": frame.height, "mode": mode},
-        )
+    yield from table_results(tables, mode=mode)

@@ -8,6 +8,7 @@ from dagster import AssetSpec, MaterializeResult, multi_asset
 
 from altflow.sources import reference
 from altflow.warehouse import load_raw
+from assets.ingest import table_results
 from pipelines.resources import SourcesResource, WarehouseResource
 
 TAGS = {"source": "reference"}
@@ -44,8 +45,4 @@ def reference_raw(
 ) -> Iterator[MaterializeResult]:
     tables, payloads, rows = reference.fetch_all(sources.source(reference.Reference))
     load_raw(warehouse.get(), tables, payloads, rows)
-    for table, frame in tables.items():
-        yield MaterializeResult(
-            asset_key=table.split("."),
-            metadata={"dagster/row_count": frame.height, "mode": "snapshot (curated file)"},
-        )
+    yield from table_results(tables, mode="snapshot (curated file)")
