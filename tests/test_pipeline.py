@@ -201,3 +201,20 @@ def test_published_default_flow_estimates(built: Path) -> None:
     assert got["default-flows-a0025-u25"] == pytest.approx(7.625e9, rel=1e-9)
     assert got["default-flows-a0050-u25"] == pytest.approx(15.25e9, rel=1e-9)
     assert got["default-flows-a0100-u50"] == pytest.approx(61e9, rel=1e-9)
+
+
+def test_raw_rows_match_the_snapshot_files(built: Path) -> None:
+    """Every FRED observation line of the snapshot lands in raw, once."""
+    import json
+
+    from tests.conftest import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "snapshot" / "fred"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = {
+        f["dataset"]: len((folder / f["path"]).read_text().strip().splitlines()) - 1
+        for f in manifest["files"]
+    }
+    got = dict(Warehouse(built).query(
+        "SELECT series_id, count(*) FROM raw.fred_observations GROUP BY ALL").rows())
+    assert got == expected
