@@ -21,10 +21,24 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{font-size:1.6rem} h2{margin-top:2.2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0}
-td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto}
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 .note{color:#666;font-size:.85rem} svg{background:#fafafa;border:1px solid #eee}
 """
+
+
+GROWTH_COLUMNS = ("series", "latest_period_end", "latest_assets_usd", "cagr_1y", "cagr_5y",
+                  "cagr_10y", "net_contribution_rate", "source")
+SNAPSHOT_COLUMNS = ("asset", "asset_class", "as_of", "price_usd", "market_cap_usd",
+                    "daily_volume_usd", "annual_volatility", "source", "note")
+SUMMARY_COLUMNS = ("scenario", "pool_series", "base_usd", "total_flow_usd", "total_flow_usd_p05",
+                   "total_flow_usd_p95", "peak_quarterly_flow_usd", "peak_quarter_end",
+                   "headline_asset", "headline_price_impact", "headline_share_of_market_cap")
+IMPACT_COLUMNS = ("scenario", "asset", "horizon_end", "cumulative_flow_usd",
+                  "share_of_market_cap", "days_of_volume", "price_impact_p05",
+                  "price_impact_p50", "price_impact_p95", "share_of_aum", "note")
+SOURCES_COLUMNS = ("source", "dataset", "mode", "as_of", "retrieved_at", "rows", "url")
 
 
 def usd(value: float | None) -> str:
@@ -37,16 +51,27 @@ def usd(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
+PERCENT_PREFIXES = ("share_", "price_impact", "execution_impact", "cagr_", "annual_volatility")
+MAX_TEXT = 70
+
+
 def _cell(column: str, value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        if column.endswith("_usd"):
+        if math.isnan(value):
+            return "—"
+        if column.endswith("_usd") or "_usd_" in column:
             return usd(value)
+        if column.startswith(PERCENT_PREFIXES):
+            return f"{100 * value:.3g} %"
         if abs(value) < 10:
             return f"{value:.4g}"
         return f"{value:,.1f}"
-    return html.escape(str(value))
+    text = str(value)
+    if len(text) > MAX_TEXT:
+        return f"<span title='{html.escape(text)}'>{html.escape(text[:MAX_TEXT])}…</span>"
+    return html.escape(text)
 
 
 def html_table(frame: pl.DataFrame, limit: int = 60) -> str:
@@ -60,7 +85,12 @@ def html_table(frame: pl.DataFrame, limit: int = 60) -> str:
         if frame.height > limit
         else ""
     )
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
+    return f"<div class=scroll><table><tr>{head}</tr>{body}</table></div>{more}"
+
+
+def _columns(frame: pl.DataFrame, wanted: Sequence[str]) -> pl.DataFrame:
+    """The wanted columns that exist, in that order (the marts may grow more)."""
+    return frame.select([c for c in wanted if c in frame.columns])
 
 
 def line_chart(
@@ -99,14 +129,29 @@ def line_chart(
         )
     for i, (name, pts) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(pts))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        for segment in _segments(sorted(pts)):
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in segment)
+            parts.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
+            )
         parts.append(
             f'<text x="{pad + 10 + 130 * i}" y="14" font-size="11" fill="{colour}">'
             f"{html.escape(name)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _segments(points: Sequence[tuple[float, float]], max_gap: float = 0.3):  # noqa: ANN202
+    """Split a line where data is missing (> max_gap years apart): gaps are not drawn over."""
+    segment: list[tuple[float, float]] = []
+    for point in points:
+        if segment and point[0] - segment[-1][0] > max_gap:
+            yield segment
+            segment = []
+        segment.append(point)
+    if segment:
+        yield segment
 
 
 def bar_chart(
@@ -166,18 +211,23 @@ def build_report(warehouse: Warehouse) -> str:
             for (name,), g in frame.group_by("series", maintain_order=True)
         }
         sections.append(line_chart(series, "Retirement assets, US$ trillion"))
-        sections.append("<p class=note>US$ trillion, end of quarter.</p>")
+        sections.append(
+            "<p class=note>US$ trillion, end of quarter; breaks in a line are quarters no "
+            "source figure was found for (never interpolated).</p>"
+        )
     if "marts.pool_growth" in tables:
-        sections.append(html_table(warehouse.query("SELECT * FROM marts.pool_growth")))
+        growth = warehouse.query("SELECT * FROM marts.pool_growth ORDER BY latest_assets_usd DESC")
+        sections.append(html_table(_columns(growth, GROWTH_COLUMNS)))
 
     sections.append("<h2>The markets</h2>")
     if have("marts.market_snapshot"):
         snap = warehouse.query("SELECT * FROM marts.market_snapshot ORDER BY asset_class, asset")
-        sections.append(html_table(snap))
+        sections.append(html_table(_columns(snap, SNAPSHOT_COLUMNS)))
 
     sections.append("<h2>Scenarios</h2>")
     if "marts.scenario_summary" in tables:
-        sections.append(html_table(warehouse.query("SELECT * FROM marts.scenario_summary")))
+        summary = warehouse.query("SELECT * FROM marts.scenario_summary ORDER BY scenario")
+        sections.append(html_table(_columns(summary, SUMMARY_COLUMNS)))
     if have("marts.scenario_impact"):
         impact = warehouse.query(
             "SELECT * FROM marts.scenario_impact"
@@ -190,11 +240,12 @@ def build_report(warehouse: Warehouse) -> str:
             if r.get("share_of_market_cap") is not None
         ]
         sections.append(bar_chart(shares, "Cumulative flow as % of market cap at the horizon"))
-        sections.append(html_table(impact, limit=200))
+        sections.append(html_table(_columns(impact, IMPACT_COLUMNS), limit=200))
 
     sections.append("<h2>Sources</h2>")
     if have("marts.sources"):
-        sections.append(html_table(warehouse.query("SELECT * FROM marts.sources"), limit=500))
+        sources = warehouse.query("SELECT * FROM marts.sources")
+        sections.append(html_table(_columns(sources, SOURCES_COLUMNS), limit=500))
 
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
