@@ -409,3 +409,23 @@ def test_html_instead_of_workbook_fails(httpserver: HTTPServer, live_ici: ici.Ic
     _not_found_for_everything_else(httpserver)
     with pytest.raises(SourceError, match="got an HTML page where the workbook ret_25_q1_data"):
         ici.fetch_all(live_ici, today=date(2025, 4, 2))
+
+
+def test_grouped_two_row_headers_are_combined() -> None:
+    """'Government DB plans' over 'State and local' | 'Federal' | 'Total': each sub-column is
+    read as its combined name, and the grand Total is the rightmost one."""
+    flat = parse(make_workbook.build())
+
+    def group(name: str, grid: list[list[Any]]) -> str | None:
+        if name != "Table 1":
+            return None
+        header = grid[4]
+        idx = {h: i for i, h in enumerate(header) if isinstance(h, str)}
+        state, federal = idx["State and local government DB plans4"], idx["Federal DB plans5"]
+        grid[3] = [None] * len(header)
+        grid[3][state] = "Government DB plans"
+        header[state], header[federal] = "State and local", "Federal"
+        return None
+
+    grouped = parse(make_workbook.build(mutate=group))
+    assert grouped.equals(flat)

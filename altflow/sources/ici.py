@@ -409,17 +409,37 @@ def _find_table_sheet(book: Any, spec: TableSpec, file_name: str,
     )
 
 
+def _header_labels(text: str, col: int, groups: dict[int, str]) -> list[str]:
+    """A header cell's candidate labels: under a group header ("Government DB plans" over
+    "State and local" and "Federal") the combined "state and local government db plans"
+    comes first, then the cell alone."""
+    label = normalise_label(text)
+    left = [c for c in groups if c <= col]
+    if not left:
+        return [label]
+    group = normalise_label(groups[max(left)])
+    return [f"{label} {group}", label]
+
+
 def _find_header(sheet: _Sheet, spec: TableSpec) -> tuple[int, dict[str, int]]:
     """The header row (in the title block) and the column of every series in `spec`."""
     compiled = [(c, re.compile(c.pattern)) for c in spec.columns]
     best: tuple[int, int, dict[str, int]] = (-1, 0, {})
     for row in range(min(HEADER_SEARCH_ROWS, sheet.nrows)):
         found: dict[str, int] = {}
+        groups = dict(sheet.row_texts(row - 1)) if row > 0 else {}
         for col, text in sheet.row_texts(row):
-            label = normalise_label(text)
-            for column, regex in compiled:
-                if column.series not in found and regex.match(label):
-                    found[column.series] = col
+            for label in _header_labels(text, col, groups):
+                for column, regex in compiled:
+                    if not regex.match(label):
+                        continue
+                    # the grand total is the rightmost "Total" (a group may have its own)
+                    if column.series not in found or column.series == spec.total:
+                        found[column.series] = col
+                    break
+                else:
+                    continue
+                break
         if len(found) > best[1]:
             best = (row, len(found), found)
     row, hits, found = best
