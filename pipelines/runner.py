@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import polars as pl
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, logger
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterError,
+    DagsterInstance,
+    Definitions,
+    logger,
+)
 
 from altflow.display import render
 
@@ -138,8 +145,12 @@ def _instance() -> DagsterInstance:
 
 def resolve_selection(defs: Definitions, select: str | None) -> list[AssetKey]:
     graph = defs.resolve_asset_graph()
-    selection = AssetSelection.all() if not select else AssetSelection.from_string(select)
-    return sorted(selection.resolve(graph), key=lambda k: k.to_user_string())
+    try:
+        selection = AssetSelection.all() if not select else AssetSelection.from_string(select)
+        keys = selection.resolve(graph)
+    except DagsterError as exc:
+        raise ValueError(f"--select {select!r}: {' '.join(str(exc).split())}") from None
+    return sorted(keys, key=lambda k: k.to_user_string())
 
 
 def run_assets(defs: Definitions, select: str | None, out: TextIO | None = None) -> RunOutcome:
