@@ -40,6 +40,7 @@ def build_definitions(
     warehouse: str | Path | None = None, source_mode: str | None = None
 ) -> Definitions:
     """Definitions over the given warehouse and source mode (default: the environment)."""
+    warehouse_path = Path(warehouse or config.warehouse_path())
     asset_defs = all_assets()
     tables = [".".join(key.path) for a in asset_defs for key in a.keys]
     everything = define_asset_job(
@@ -49,7 +50,13 @@ def build_definitions(
         "refresh_live",
         AssetSelection.all(),
         description="Every asset, fetching each source live over HTTP.",
-        config=RunConfig(resources={"sources": SourcesResource(mode="live")}),
+        config=RunConfig(
+            resources={
+                "sources": SourcesResource(
+                    mode="live", archive_dir=str(warehouse_path.parent / "archive")
+                )
+            }
+        ),
     )
     return Definitions(
         assets=asset_defs,
@@ -68,8 +75,11 @@ def build_definitions(
             )
         ],
         resources={
-            "warehouse": WarehouseResource(path=str(warehouse or config.warehouse_path())),
-            "sources": SourcesResource(mode=source_mode or config.source_mode()),
+            "warehouse": WarehouseResource(path=str(warehouse_path)),
+            "sources": SourcesResource(
+                mode=source_mode or config.source_mode(),
+                archive_dir=str(warehouse_path.parent / "archive"),
+            ),
         },
     )
 

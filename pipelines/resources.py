@@ -28,6 +28,8 @@ class SourcesResource(ConfigurableResource):
 
     mode: str = "snapshot"
     snapshot_dir: str = str(config.SNAPSHOT_DIR)
+    archive_dir: str | None = None  # live payloads are kept here as fetched (None: not kept)
 
     def source(self, cls: type[S]) -> S:
-        return cls(self.mode, snapshot_root=Path(self.snapshot_dir))
+        archive = Path(self.archive_dir) if self.archive_dir else None
+        return cls(self.mode, snapshot_root=Path(self.snapshot_dir), archive_root=archive)

@@ -100,3 +100,24 @@ def test_live_payload_as_of_is_latest_observation(
     frame, payloads = fred.fetch_all(live_fred(httpserver, monkeypatch), ["CPIAUCSL"])
     assert payloads[0].as_of == date(2024, 4, 1)
     assert frame["units"][0].startswith("Index 1982-1984=100")
+
+
+def test_live_payloads_are_archived_as_fetched(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import json
+
+    body = (FIXTURES / "fred" / "CPIAUCSL_observation_date.csv").read_bytes()
+    httpserver.expect_request("/graph/fredgraph.csv").respond_with_data(body)
+    monkeypatch.setenv("ALTFLOW_FRED_BASE_URL", httpserver.url_for("/"))
+    source = fred.Fred("live", archive_root=tmp_path / "archive")
+    got = source.fetch_series("CPIAUCSL")
+    [kept] = (tmp_path / "archive" / "fred" / "CPIAUCSL").glob("*.bin")
+    assert kept.read_bytes() == body
+    meta = json.loads(kept.with_suffix(".json").read_text())
+    assert meta["sha256"] == got.sha256 and meta["url"] == got.url and meta["bytes"] == len(body)
+
+
+def test_snapshot_reads_are_not_archived(tmp_path) -> None:
+    fred.Fred("snapshot", archive_root=tmp_path / "archive").fetch_series("CPIAUCSL")
+    assert not (tmp_path / "archive").exists()

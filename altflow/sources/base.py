@@ -146,6 +146,29 @@ def read_snapshot(source: str, dataset: str, root: Path | None = None) -> Payloa
     return payload
 
 
+def archive_payload(payload: Payload, root: Path) -> Path:
+    """Keep the bytes of a live fetch as fetched, before any parsing, for reproducibility.
+
+    ``<root>/<source>/<dataset>/<UTC timestamp>.bin`` plus a ``.json`` beside it with the URL,
+    retrieval time and sha256, so a run can be replayed or a parser failure inspected.
+    """
+    stamp = payload.retrieved_at.strftime("%Y%m%dT%H%M%S%fZ")
+    folder = root / payload.source / payload.dataset.replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    body = folder / f"{stamp}.bin"
+    body.write_bytes(payload.content)
+    meta = {
+        "source": payload.source,
+        "dataset": payload.dataset,
+        "url": payload.url,
+        "retrieved_at": payload.retrieved_at.isoformat(),
+        "sha256": payload.sha256,
+        "bytes": len(payload.content),
+    }
+    (folder / f"{stamp}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return body
+
+
 class Source:
     """A data source: subclasses set ``id`` and ``default_base_url`` and build their requests."""
 
@@ -159,9 +182,11 @@ class Source:
         mode: str | None = None,
         *,
         snapshot_root: Path | None = None,
+        archive_root: Path | None = None,
         http: HttpSettings | None = None,
         client: HttpClient | None = None,
     ) -> None:
+        self.archive_root = archive_root
         self.requested_mode = mode or config.source_mode()
         if self.requested_mode not in config.SOURCE_MODES:
             raise config.ConfigError(
@@ -209,7 +234,7 @@ class Source:
             return read_snapshot(self.id, dataset, self.snapshot_root)
         url = self.base_url + path
         response = self.client.get(url, dataset, params=params)
-        return Payload(
+        payload = Payload(
             source=self.id,
             dataset=dataset,
             url=response.url,
@@ -217,3 +242,6 @@ class Source:
             retrieved_at=datetime.now(UTC),
             mode="live",
         )
+        if self.archive_root is not None:
+            archive_payload(payload, self.archive_root)
+        return payload
