@@ -119,11 +119,16 @@ class Warehouse:
         if not self.path.exists():
             return []
         with self.reader() as con:
-            rows = con.execute(
-                "SELECT table_schema || '.' || table_name FROM information_schema.tables"
-                " WHERE table_schema IN ('raw', 'staging', 'marts') ORDER BY 1"
-            ).fetchall()
-        return [r[0] for r in rows]
+            return list_tables(con)
+
+
+def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The schema.table names in raw, staging and marts, sorted."""
+    rows = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+        " WHERE table_schema IN ('raw', 'staging', 'marts') ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _fsync(path: Path) -> None:

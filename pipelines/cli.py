@@ -115,7 +115,7 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    pool = inputs.pools.get(scenario.pool.series) if scenario.pool.series else None
+    pool = inputs.pool_for(scenario)
     result = run_scenario(scenario, pool, inputs.markets)
     print(result.to_json() if args.json else result.to_text())
     return 0

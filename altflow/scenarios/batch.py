@@ -34,7 +34,7 @@ def run_folder(folder: Path, inputs: WarehouseInputs) -> BatchResult:
     rows = []
     ran = []
     for scenario in scenarios:
-        pool = inputs.pools.get(scenario.pool.series) if scenario.pool.series else None
+        pool = inputs.pool_for(scenario)
         try:
             result = run_scenario(scenario, pool, inputs.markets)
         except (ValueError, ZeroDivisionError) as exc:

@@ -7,13 +7,13 @@ assets both call :func:`load_inputs`, so the CLI and the pipeline see the same n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import duckdb
 
-from altflow.warehouse import Warehouse
+from altflow.warehouse import Warehouse, list_tables
 
 from .engine import MarketInput, PoolInput
+from .spec import Scenario
 
 # Default growth: the longest trailing CAGR the series has (10 y, else 5 y, else 1 y).
 POOL_SQL = """
@@ -55,18 +55,9 @@ class WarehouseInputs:
     def known_assets(self) -> set[str]:
         return set(self.markets)
 
-    def pool(self, series: str, fallback_period_end: date | None = None) -> PoolInput:
-        """The pool input for a series; a placeholder when a scenario fixes base_usd itself."""
-        if series in self.pools:
-            return self.pools[series]
-        return PoolInput(series, fallback_period_end or date.today(), 0.0)
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
-    ).fetchall()
-    return {r[0] for r in rows}
+    def pool_for(self, scenario: Scenario) -> PoolInput | None:
+        """The pool of a scenario's series; None when the scenario fixes base_usd itself."""
+        return self.pools.get(scenario.pool.series) if scenario.pool.series else None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -81,7 +72,7 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> WarehouseInputs:
     """Inputs from an open connection (missing marts give empty inputs, not errors)."""
-    tables = _tables(con)
+    tables = set(list_tables(con))
     pools: dict[str, PoolInput] = {}
     if "marts.retirement_assets" in tables:
         sql = POOL_SQL if "marts.pool_growth" in tables else POOL_SQL_NO_GROWTH
