@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 
 import polars as pl
 
 FORMATS = ("table", "csv", "json")
+_SCALES = ((1e12, "trillion", "tn"), (1e9, "billion", "bn"), (1e6, "million", "m"))
+
+
+def usd(value: float | None, *, short: bool = False, missing: str = "—") -> str:
+    """$1.23 trillion / $4.50 billion (or $1.23 tn / $4.50 bn): how people read amounts."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    for scale, word, abbr in _SCALES:
+        if abs(value) >= scale:
+            return f"${value / scale:,.2f} {abbr if short else word}"
+    return f"${value:,.0f}"
 
 
 def render(frame: pl.DataFrame, fmt: str = "table") -> str:

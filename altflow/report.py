@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from altflow.display import usd
 from altflow.warehouse import Warehouse
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
@@ -39,16 +40,6 @@ IMPACT_COLUMNS = ("scenario", "asset", "horizon_end", "cumulative_flow_usd",
                   "share_of_market_cap", "days_of_volume", "price_impact_p05",
                   "price_impact_p50", "price_impact_p95", "share_of_aum", "note")
 SOURCES_COLUMNS = ("source", "dataset", "mode", "as_of", "retrieved_at", "rows", "url")
-
-
-def usd(value: float | None) -> str:
-    """$1.23 trillion / $4.5 billion / $6.7 million: how people read these amounts."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if abs(value) >= scale:
-            return f"${value / scale:,.2f} {word}"
-    return f"${value:,.0f}"
 
 
 PERCENT_PREFIXES = ("share_", "price_impact", "execution_impact", "cagr_", "annual_volatility")

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from altflow.display import usd
+
 from . import defaults as dft
 from .engine import MarketInput, Paths, PoolInput, quantiles, quantiles_many, simulate
 from .impact import ImpactResult, SensitivityResult, compute_impact, sensitivity
@@ -216,13 +218,7 @@ def sensitivity_table(scenario: Scenario, s: SensitivityResult) -> pl.DataFrame:
 # --- output -----------------------------------------------------------------------------------
 
 def _usd(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    a = abs(x)
-    for div, unit in ((1e12, "tn"), (1e9, "bn"), (1e6, "m")):
-        if a >= div:
-            return f"${x / div:,.2f} {unit}"
-    return f"${x:,.0f}"
+    return usd(x, short=True, missing="-")
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
