@@ -82,3 +82,10 @@ def test_sends_descriptive_user_agent(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/ua", headers={"User-Agent": USER_AGENT}).respond_with_data("ok")
     assert client().get(httpserver.url_for("/ua"), "ds").text == "ok"
     assert USER_AGENT.startswith("altflow/")
+
+
+def test_client_errors_carry_their_status(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/gone").respond_with_data("gone", status=410)
+    with pytest.raises(SourceError) as err:
+        client().get(httpserver.url_for("/gone"), "ds")
+    assert err.value.status == 410

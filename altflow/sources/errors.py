@@ -6,8 +6,11 @@ from __future__ import annotations
 class SourceError(RuntimeError):
     """A source could not deliver usable data; the message is one line for the user."""
 
-    def __init__(self, source: str, dataset: str, reason: str) -> None:
+    def __init__(
+        self, source: str, dataset: str, reason: str, status: int | None = None
+    ) -> None:
         self.source = source
         self.dataset = dataset
+        self.status = status  # the HTTP status that caused it, if any
         self.reason = " ".join(str(reason).split())
         super().__init__(f"{source} {dataset}: {self.reason}")

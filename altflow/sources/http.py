@@ -97,7 +97,9 @@ class HttpClient:
                     return response
                 last_problem = f"HTTP {response.status_code} {response.reason or ''} for {url}"
                 if response.status_code not in RETRY_STATUSES:
-                    raise SourceError(self.source, dataset, last_problem)
+                    raise SourceError(
+                        self.source, dataset, last_problem, status=response.status_code
+                    )
             if attempt + 1 < attempts:
                 self._sleep(self._delay(attempt, response))
         raise SourceError(

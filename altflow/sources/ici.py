@@ -147,7 +147,7 @@ def release_sort_key(release: str) -> tuple[int, int]:
 
 
 def _is_not_found(err: SourceError) -> bool:
-    return err.reason.startswith(("HTTP 404", "HTTP 410"))
+    return err.status in (404, 410)
 
 
 class Ici(Source):
