@@ -352,3 +352,40 @@ def test_scenario_package_imports_no_dagster() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=SHIPPED.parent)
     assert out.stdout.strip() == "False"
+
+
+def test_impact_market_overrides_load_as_plain_numbers() -> None:
+    text = BASE.replace("{gold: 0.01}", "{bitcoin: 0.01}") + (
+        "impact:\n  market:\n    bitcoin: {price_usd: 119018, market_cap_usd: 2.368e12,"
+        " daily_volume_usd: 5.0e10, annual_volatility: 0.45}\n"
+    )
+    scenario, found = check_text(text, "f.yaml", {"dc_plans"}, ALL_ASSETS)
+    assert found == []
+    assert scenario.impact.market == {"bitcoin": {
+        "price_usd": 119018.0, "market_cap_usd": 2.368e12, "daily_volume_usd": 5.0e10,
+        "annual_volatility": 0.45,
+    }}
+
+
+@pytest.mark.parametrize(("market", "expected"), [
+    ("{dogecoin: {price_usd: 1}}",
+     [("impact.market.dogecoin", "unknown asset 'dogecoin' (known: gold, silver, platinum, "
+       "palladium, bitcoin, ether, private_equity, private_credit, real_estate, "
+       "infrastructure)")]),
+    ("{bitcoin: {price_usd: -1, colour: 1}}",
+     [("impact.market.bitcoin.colour", "unknown key (expected one of: price_usd, "
+       "market_cap_usd, daily_volume_usd, annual_volatility)"),
+      ("impact.market.bitcoin.price_usd", "must be above 0, got -1")]),
+    ("{private_equity: {market_cap_usd: 1e12}}",
+     [("impact.market.private_equity", "appraisal-priced: no market state to override")]),
+    ("{bitcoin: {}}",
+     [("impact.market.bitcoin", "must give at least one of: price_usd, market_cap_usd, "
+       "daily_volume_usd, annual_volatility")]),
+    ("{bitcoin: {market_cap_usd: .inf}}",
+     [("impact.market.bitcoin.market_cap_usd", "must be a finite number, got inf")]),
+    ("{bitcoin: {price_usd: '100'}}",
+     [("impact.market.bitcoin.price_usd", "must be a number, got string '100'")]),
+    ("3", [("impact.market", "must be a mapping, got number")]),
+])
+def test_impact_market_rejects(market: str, expected: list[tuple[str, str]]) -> None:
+    assert problems(BASE + f"impact: {{market: {market}}}\n") == expected

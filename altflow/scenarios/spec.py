@@ -26,6 +26,14 @@ CURVE_PARAMS: dict[str, tuple[str, ...]] = {
     "bass": ("p", "q"),
 }
 DISTS = ("triangular", "log_triangular")
+# impact.market fields with their bounds (lo exclusive, hi inclusive): positive and finite,
+# below $1 quadrillion; volatility as an annual fraction in (0, 10).
+MARKET_FIELDS: dict[str, tuple[float, float]] = {
+    "price_usd": (0.0, 1e15),
+    "market_cap_usd": (0.0, 1e15),
+    "daily_volume_usd": (0.0, 1e15),
+    "annual_volatility": (0.0, 10.0),
+}
 MAX_DRAWS = 1_000_000
 MAX_DRAW_QUARTERS = 4_000_000  # draws x quarters: keeps each (D, Q, A) array under ~320 MB
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -93,6 +101,9 @@ class AdoptionSpec:
 class ImpactSpec:
     multiplier: dict[str, Param] = field(default_factory=dict)
     execution_constant: Param | None = None
+    # Per-asset overrides of the market state at the base date: asset -> {field: value},
+    # fields from MARKET_FIELDS (only those the file gives).
+    market: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -500,7 +511,7 @@ def _check_impact(c: _Checker, doc: Any, known_assets: set[str] | None) -> Impac
     doc = c.mapping(doc, "impact")
     if doc is None:
         return ImpactSpec()
-    c.keys(doc, "impact", ("multiplier", "execution_constant"))
+    c.keys(doc, "impact", ("multiplier", "execution_constant", "market"))
     mult = c.asset_map(
         doc.get("multiplier", {}), "impact.multiplier", known_assets, 0, None, True,
         "log_triangular",
@@ -512,7 +523,39 @@ def _check_impact(c: _Checker, doc: Any, known_assets: set[str] | None) -> Impac
     if "execution_constant" in doc:
         y = c.param(doc["execution_constant"], "impact.execution_constant", 0, None, True,
                     "log_triangular")
-    return ImpactSpec(mult, y)
+    market = _check_market(c, doc["market"]) if "market" in doc else {}
+    return ImpactSpec(mult, y, market)
+
+
+def _check_market(c: _Checker, doc: Any) -> dict[str, dict[str, float]]:
+    """impact.market: per-asset overrides of price, cap, volume and volatility."""
+    out: dict[str, dict[str, float]] = {}
+    doc = c.mapping(doc, "impact.market")
+    if doc is None:
+        return out
+    for name, fields in doc.items():
+        path = f"impact.market.{name}"
+        if name not in ASSET_CLASS:
+            c.add(path, f"unknown asset {str(name)[:40]!r} (known: {', '.join(ASSET_CLASS)})")
+            continue
+        if ASSET_CLASS[name] == "private_markets":
+            c.add(path, "appraisal-priced: no market state to override")
+            continue
+        fields = c.mapping(fields, path)
+        if fields is None:
+            continue
+        if not fields:
+            c.add(path, f"must give at least one of: {', '.join(MARKET_FIELDS)}")
+            continue
+        c.keys(fields, path, MARKET_FIELDS)
+        got: dict[str, float] = {}
+        for key, (lo, hi) in MARKET_FIELDS.items():
+            if key in fields:
+                x = c.scalar(fields[key], f"{path}.{key}", lo, hi, lo_open=True)
+                if x is not None:
+                    got[key] = x
+        out[str(name)] = got
+    return out
 
 
 def _check_uncertainty(c: _Checker, doc: Any) -> UncertaintySpec:
