@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from altflow.config import HttpSettings
 from altflow.sources.errors import SourceError
-from altflow.sources.http import USER_AGENT, HttpClient, retry_after_seconds
+from altflow.sources.http import USER_AGENT, HttpClient
 
 
 def client(retries: int = 3, timeout: float = 2.0, sleeps: list[float] | None = None) -> HttpClient:
@@ -20,16 +20,6 @@ def client(retries: int = 3, timeout: float = 2.0, sleeps: list[float] | None = 
         HttpSettings(timeout=timeout, connect_timeout=timeout, retries=retries, backoff=0.01),
         sleep=record.append,
     )
-
-
-def test_retry_after_parses_seconds_and_http_dates() -> None:
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds(None) is None
-    assert retry_after_seconds("soon") is None
-    from datetime import UTC, datetime
-
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
 
 
 def test_5xx_is_retried_then_succeeds(httpserver: HTTPServer) -> None:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from altflow import config
 from altflow.config import HttpSettings
@@ -37,17 +41,25 @@ class Payload:
     mode: str
     as_of: date | None = None
     sha256: str = field(default="")
+    # Where the bytes were taken: live, the URL actually fetched; snapshot, the public copy
+    # the manifest names (never the live endpoint the snapshot stands in for).
+    retrieved_from: str = ""
+    provenance: str = ""  # the manifest's text; live: "fetched live from <url>"
 
     def __post_init__(self) -> None:
         if not self.sha256:
             object.__setattr__(self, "sha256", hashlib.sha256(self.content).hexdigest())
+        if not self.retrieved_from and self.mode == "live":
+            object.__setattr__(self, "retrieved_from", self.url)
+        if not self.provenance and self.mode == "live":
+            object.__setattr__(self, "provenance", f"fetched live from {self.url}")
 
     def with_as_of(self, as_of: date | None) -> Payload:
         """Live payloads learn their as-of date from the data; snapshot ones keep the manifest's."""
         return self if self.as_of is not None else replace(self, as_of=as_of)
 
     def fail(self, reason: str) -> SourceError:
-        return SourceError(self.source, self.dataset, reason)
+        return SourceError(self.source, self.dataset, reason, url=self.url)
 
     def text(self, expected: str) -> str:
         """The body as text, refusing empty bodies and HTML pages where `expected` was due."""
@@ -74,6 +86,94 @@ class Payload:
             ) from None
 
 
+LOG = logging.getLogger("altflow.sources")
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """One dataset's payload and the raw rows it gave, per raw table.
+
+    ``key`` names the columns and values that identify this dataset's rows inside a table it
+    shares with other datasets (FRED: ``{"series_id": "CPIAUCSL"}``); empty when the dataset
+    owns its tables. When a later fetch of the dataset fails, exactly these rows are kept.
+    """
+
+    payload: Payload
+    frames: Mapping[str, pl.DataFrame]
+    key: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(frame.height for frame in self.frames.values())
+
+
+@dataclass(frozen=True)
+class DatasetFailure:
+    """A dataset that could not be fetched, or whose payload was refused."""
+
+    source: str
+    dataset: str
+    url: str
+    reason: str
+    tables: tuple[str, ...]
+    key: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return f"{self.source} {self.dataset}: {self.reason}"
+
+
+@dataclass
+class Batch:
+    """What every source returns: its raw tables, payloads with row counts, and failures.
+
+    ``schemas`` lists every raw table the source writes (in order) with its columns, so a
+    table is well-typed even when no dataset could fill it. ``static`` holds tables built from
+    altflow's own code (registries), written every run. ``notes`` are warnings (datasets the
+    embedded snapshot lacks); ``metadata`` is shown on the Dagster materialization.
+    """
+
+    source: str
+    mode: str
+    schemas: dict[str, Mapping[str, Any]]
+    results: list[DatasetResult] = field(default_factory=list)
+    failures: list[DatasetFailure] = field(default_factory=list)
+    static: dict[str, pl.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def payloads(self) -> list[Payload]:
+        return [r.payload for r in self.results]
+
+    @property
+    def rows(self) -> list[int]:
+        """Rows per payload, aligned with :attr:`payloads` (what raw.fetch_log records)."""
+        return [r.rows for r in self.results]
+
+    def table(self, name: str) -> pl.DataFrame:
+        """The rows of every fetched dataset for one raw table (static tables as they are)."""
+        if name in self.static:
+            return self.static[name]
+        schema = dict(self.schemas[name])
+        frames = [r.frames[name] for r in self.results if name in r.frames]
+        if not frames:
+            return pl.DataFrame(schema=schema)
+        return pl.concat([f.select(list(schema)).cast(schema) for f in frames])
+
+    @property
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {name: self.table(name) for name in self.schemas}
+
+    def raise_failures(self) -> None:
+        """Raise the failures as one SourceError line (snapshot mode: failures are fatal)."""
+        if self.failures:
+            first = self.failures[0]
+            more = "; ".join(f.message for f in self.failures[1:])
+            reason = first.reason + (f"; also {more}" if more else "")
+            raise SourceError(first.source, first.dataset, reason, url=first.url)
+
+
 def _parse_date(value: str | None) -> date | None:
     return date.fromisoformat(value[:10]) if value else None
 
@@ -90,6 +190,31 @@ class SnapshotEntry:
     retrieved_at: datetime
     sha256: str
     provenance: str
+    retrieved_from: str = ""
+
+
+_URL = re.compile(r"https?://[^\s,;()\"']+")
+_GITHUB_COPY = re.compile(
+    r"\b([A-Za-z0-9][\w.-]*/[\w.-]+)\s+(?:file\s+)?([\w./-]+\.(?:csv|json|xlsx?|txt))"
+    r"[^@]{0,40}?(?:@|commit)\s*([0-9a-f]{7,40})"
+)
+
+
+def origin_from_provenance(provenance: str, endpoint: str, fallback: str) -> str:
+    """A best guess at where snapshot bytes came from, for manifests without retrieved_from.
+
+    The first URL in the provenance text that is not the live endpoint, else a GitHub copy
+    named as ``owner/repo path @ commit``, else `fallback` (the embedded file itself).
+    """
+    for url in _URL.findall(provenance):
+        url = url.rstrip(".")
+        if url.split("?")[0] != endpoint.split("?")[0]:
+            return url
+    match = _GITHUB_COPY.search(provenance)
+    if match:
+        repo, path, commit = match.groups()
+        return f"https://github.com/{repo}/blob/{commit}/{path}"
+    return fallback
 
 
 @cache
@@ -103,6 +228,8 @@ def _manifest(folder: Path) -> dict[str, SnapshotEntry]:
         raise SourceError(folder.name, "manifest", f"{manifest_path}: {exc}") from None
     entries = {}
     for item in data.get("files", []):
+        provenance = item.get("provenance", "")
+        relative = f"snapshot/{folder.name}/{item['path']}"
         entries[item["dataset"]] = SnapshotEntry(
             source=data.get("source", folder.name),
             dataset=item["dataset"],
@@ -111,7 +238,9 @@ def _manifest(folder: Path) -> dict[str, SnapshotEntry]:
             as_of=_parse_date(item.get("as_of")),
             retrieved_at=datetime.fromisoformat(item["retrieved_at"].replace("Z", "+00:00")),
             sha256=item["sha256"],
-            provenance=item.get("provenance", ""),
+            provenance=provenance,
+            retrieved_from=item.get("retrieved_from")
+            or origin_from_provenance(provenance, item["url"], f"embedded copy {relative}"),
         )
     return entries
 
@@ -138,6 +267,8 @@ def read_snapshot(source: str, dataset: str, root: Path | None = None) -> Payloa
         retrieved_at=entry.retrieved_at,
         mode="snapshot",
         as_of=entry.as_of,
+        retrieved_from=entry.retrieved_from,
+        provenance=entry.provenance,
     )
     if payload.sha256 != entry.sha256:
         raise SourceError(
@@ -161,6 +292,7 @@ def archive_payload(payload: Payload, root: Path) -> Path:
         "source": payload.source,
         "dataset": payload.dataset,
         "url": payload.url,
+        "retrieved_from": payload.retrieved_from,
         "retrieved_at": payload.retrieved_at.isoformat(),
         "sha256": payload.sha256,
         "bytes": len(payload.content),
@@ -225,6 +357,50 @@ class Source:
     def available(self, dataset: str) -> bool:
         """Whether `dataset` can be had: always live, per the manifest in snapshot mode."""
         return self.mode == "live" or dataset in snapshot_entries(self.id, self.snapshot_root)
+
+    def endpoint(self, path: str) -> str:
+        """The live URL of a path (what a failure is recorded against)."""
+        return self.base_url + path
+
+    def new_batch(self, schemas: Mapping[str, Mapping[str, Any]]) -> Batch:
+        return Batch(self.id, self.mode, dict(schemas))
+
+    def batch(self) -> Batch:
+        """Fetch and parse every dataset of this source; subclasses implement it."""
+        raise NotImplementedError(f"source {self.id!r} does not implement batch()")
+
+    def attempt(
+        self,
+        batch: Batch,
+        dataset: str,
+        tables: tuple[str, ...],
+        url: str,
+        work: Callable[[], DatasetResult],
+        key: Mapping[str, object] | None = None,
+    ) -> DatasetResult | None:
+        """Run one dataset's fetch and parse; a failure is recorded and the others go on.
+
+        A :class:`SourceError` (network, HTTP, a refused payload) becomes a
+        :class:`DatasetFailure`. In live mode any other exception raised while parsing a
+        payload counts as a refused payload too (its type and message, one line); in snapshot
+        mode it propagates, because the embedded copy is altflow's own and must parse.
+        """
+        try:
+            result = work()
+        except SourceError as exc:
+            reason, where = exc.reason, exc.url or url
+        except Exception as exc:  # noqa: BLE001 - live payloads: isolate, never crash the run
+            if self.requested_mode != "live":
+                raise
+            reason, where = f"payload refused: {type(exc).__name__}: {exc}", url
+        else:
+            batch.results.append(result)
+            return result
+        failure = DatasetFailure(self.id, dataset, where, " ".join(reason.split()), tables,
+                                 dict(key or {}))
+        LOG.warning("%s", failure.message)
+        batch.failures.append(failure)
+        return None
 
     def fetch(
         self, dataset: str, path: str, params: Mapping[str, str] | None = None
