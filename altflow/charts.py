@@ -1,0 +1,228 @@
+"""Charts as PNG images (matplotlib, Agg): one set of figures for the report and the Dagster UI.
+
+Why PNG bytes and data URIs: the HTML report must stay one self-contained file, and Dagster
+shows images in markdown metadata only inline. Every function takes a mart frame and
+returns PNG bytes, or None when the frame has nothing to draw (so callers leave the gap and
+say so instead of drawing an empty axis).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import polars as pl  # noqa: E402
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")
+GAP_DAYS = 120  # a line breaks where consecutive points are further apart (never interpolated)
+
+
+def _usd_axis(value: float, _pos: object = None) -> str:
+    for scale, word in ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"${value / scale:,.3g} {word}"
+    return f"${value:,.0f}"
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _figure(width: float = 9.0, height: float = 3.6) -> tuple[Figure, object]:
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_subplot()
+    ax.grid(True, color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _segments(dates: Sequence[date], values: Sequence[float | None]):  # noqa: ANN202
+    """Runs of consecutive points: a gap in the data is a gap in the line."""
+    run_x: list[date] = []
+    run_y: list[float] = []
+    for x, y in zip(dates, values, strict=True):
+        if y is None:
+            if run_x:
+                yield run_x, run_y
+            run_x, run_y = [], []
+            continue
+        if run_x and (x - run_x[-1]).days > GAP_DAYS:
+            yield run_x, run_y
+            run_x, run_y = [], []
+        run_x.append(x)
+        run_y.append(y)
+    if run_x:
+        yield run_x, run_y
+
+
+def _lines(ax: object, frame: pl.DataFrame, x: str, y: str, by: str) -> int:
+    """One line per group; isolated points are drawn as markers so they never vanish."""
+    drawn = 0
+    for i, ((name,), group) in enumerate(frame.sort(by, x).group_by(by, maintain_order=True)):
+        colour = PALETTE[i % len(PALETTE)]
+        first = True
+        for xs, ys in _segments(group[x].to_list(), group[y].to_list()):
+            label = str(name) if first else None
+            ax.plot(xs, ys, color=colour, linewidth=1.8, label=label,
+                    marker="o" if len(xs) == 1 else None, markersize=4)
+            first = False
+            drawn += len(xs)
+    return drawn
+
+
+def pool_history(frame: pl.DataFrame, series: Sequence[str] | None = None) -> bytes | None:
+    """Retirement assets by series over time (period_end, series, assets_usd)."""
+    if frame.is_empty():
+        return None
+    if series:
+        frame = frame.filter(pl.col("series").is_in(list(series)))
+    fig, ax = _figure()
+    if not _lines(ax, frame.drop_nulls("assets_usd"), "period_end", "assets_usd", "series"):
+        return None
+    ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.set_title("US retirement assets by series, end of quarter")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _png(fig)
+
+
+def price_history(frame: pl.DataFrame) -> bytes | None:
+    """Price per asset (date, asset, price_usd): one small panel each, own scale."""
+    frame = frame.drop_nulls("price_usd")
+    if frame.is_empty():
+        return None
+    assets = sorted(frame["asset"].unique().to_list())
+    cols = 2 if len(assets) > 1 else 1
+    rows = (len(assets) + cols - 1) // cols
+    fig = Figure(figsize=(9.0, 2.4 * rows))
+    for i, name in enumerate(assets):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        group = frame.filter(pl.col("asset") == name).sort("date")
+        for xs, ys in _segments(group["date"].to_list(), group["price_usd"].to_list()):
+            ax.plot(xs, ys, color=PALETTE[i % len(PALETTE)], linewidth=1.2,
+                    marker="o" if len(xs) == 1 else None, markersize=3)
+        ax.set_title(f"{name}, US$", fontsize=9)
+        ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
+        locator = AutoDateLocator(minticks=3, maxticks=7)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#e5e5e5", linewidth=0.6)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def scenario_flows(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
+    """Quarterly flow per asset (period_end, asset, flow_usd) as stacked bars: how fast."""
+    if scenario is not None:
+        frame = frame.filter(pl.col("scenario") == scenario)
+    frame = frame.drop_nulls("flow_usd")
+    if frame.is_empty():
+        return None
+    wide = frame.pivot(on="asset", index="period_end", values="flow_usd",
+                       aggregate_function="sum").sort("period_end").fill_null(0.0)
+    quarters = [d.strftime("%Y-%m") for d in wide["period_end"].to_list()]
+    fig, ax = _figure()
+    positive = [0.0] * len(quarters)
+    negative = [0.0] * len(quarters)
+    for i, asset in enumerate(c for c in wide.columns if c != "period_end"):
+        values = wide[asset].to_list()
+        bottoms = [p if v >= 0 else n for v, p, n in zip(values, positive, negative, strict=True)]
+        ax.bar(range(len(quarters)), values, bottom=bottoms, label=asset,
+               color=PALETTE[i % len(PALETTE)], width=0.8)
+        positive = [p + max(v, 0) for p, v in zip(positive, values, strict=True)]
+        negative = [n + min(v, 0) for n, v in zip(negative, values, strict=True)]
+    step = max(1, len(quarters) // 12)
+    ax.set_xticks(range(0, len(quarters), step), quarters[::step], rotation=45, fontsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.set_title(f"Flow by quarter and asset{f': {scenario}' if scenario else ''}")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _png(fig)
+
+
+def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
+    """Permanent price impact over the horizon: central line, p05-p95 band, per asset."""
+    if scenario is not None:
+        frame = frame.filter(pl.col("scenario") == scenario)
+    if "price_impact" not in frame.columns:
+        return None
+    frame = frame.drop_nulls("price_impact")
+    if frame.is_empty():
+        return None
+    fig, ax = _figure()
+    for i, ((asset,), group) in enumerate(
+        frame.sort("asset", "horizon_end").group_by("asset", maintain_order=True)
+    ):
+        colour = PALETTE[i % len(PALETTE)]
+        x = group["horizon_end"].to_list()
+        low = group["price_impact_p05"].to_list() if "price_impact_p05" in group.columns else None
+        high = group["price_impact_p95"].to_list() if "price_impact_p95" in group.columns else None
+        if low and high and None not in low and None not in high:
+            ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
+        ax.plot(x, group["price_impact"].to_list(), color=colour, linewidth=1.8,
+                marker="o", markersize=3, label=f"{asset} (central; band p05-p95)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_title(f"Permanent price impact{f': {scenario}' if scenario else ''}")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    return _png(fig)
+
+
+def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
+                        value: str = "total_flow_usd") -> bytes | None:
+    """Allocation scale x uptake grid of a scenario's total flow, each cell labelled."""
+    if scenario is not None:
+        frame = frame.filter(pl.col("scenario") == scenario)
+    frame = frame.drop_nulls(value)
+    if frame.is_empty():
+        return None
+    scales = sorted(frame["allocation_scale"].unique().to_list())
+    uptakes = sorted(frame["uptake"].unique().to_list())
+    lookup = {(r["allocation_scale"], r["uptake"]): r[value] for r in frame.iter_rows(named=True)}
+    grid = [[lookup.get((s, u), float("nan")) for u in uptakes] for s in scales]
+    fig = Figure(figsize=(6.0, 1.0 + 0.6 * len(scales)))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap="Blues", aspect="auto")
+    ax.set_xticks(range(len(uptakes)), [f"{u:.0%}" for u in uptakes])
+    ax.set_yticks(range(len(scales)), [f"x{s:g}" for s in scales])
+    ax.set_xlabel("uptake")
+    ax.set_ylabel("allocation scale")
+    top = max(v for row in grid for v in row if v == v) or 1.0
+    for r, row in enumerate(grid):
+        for c, cell in enumerate(row):
+            if cell == cell:
+                ax.text(c, r, _usd_axis(cell), ha="center", va="center", fontsize=8,
+                        color="white" if cell > 0.6 * top else "black")
+    fig.colorbar(image, ax=ax, format=FuncFormatter(_usd_axis))
+    ax.set_title(f"Total flow by allocation scale x uptake{f': {scenario}' if scenario else ''}",
+                 fontsize=10)
+    return _png(fig)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def markdown_image(png: bytes | None, alt: str) -> str:
+    """A markdown image with the PNG inline (Dagster renders data URIs in MetadataValue.md)."""
+    if png is None:
+        return f"_{alt}: no data to draw._"
+    return f"![{alt}]({data_uri(png)})"
+
+
+def html_image(png: bytes | None, alt: str) -> str:
+    if png is None:
+        return f"<p class=note>{alt}: no data to draw.</p>"
+    return f'<img class=chart alt="{alt}" src="{data_uri(png)}">'
