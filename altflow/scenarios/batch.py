@@ -13,7 +13,7 @@ import polars as pl
 
 from .inputs import WarehouseInputs
 from .report import run_scenario
-from .spec import Problem, load_scenarios, scenario_files
+from .spec import Problem, load_scenarios, one_line, scenario_files
 
 MART_TABLES = ("scenario_flows", "scenario_impact", "scenario_summary", "scenario_sensitivity")
 FILES_SCHEMA = {"file": pl.Utf8, "scenario": pl.Utf8, "status": pl.Utf8, "problem": pl.Utf8}
@@ -34,12 +34,17 @@ def run_folder(folder: Path, inputs: WarehouseInputs) -> BatchResult:
     rows = []
     ran = []
     for scenario in scenarios:
-        pool = inputs.pool_for(scenario)
+        # H2: per-file guard - any failure of one scenario is its own one-line problem,
+        # never an exception that stops the other files (issue 12).
         try:
+            pool = inputs.pool_for(scenario)
             result = run_scenario(scenario, pool, inputs.markets)
-        except (ValueError, ZeroDivisionError) as exc:
-            problems.append(Problem(scenario.file or scenario.name, "(run)", str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            reason = one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError)
+                              else str(exc), 240)
+            problems.append(Problem(scenario.file or scenario.name, "(run)", reason))
             continue
+        # H2: end of per-file guard
         ran.append(scenario.name)
         rows.append({"file": scenario.file, "scenario": scenario.name, "status": "ok"})
         for table in MART_TABLES:
