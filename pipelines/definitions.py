@@ -11,6 +11,7 @@ from dagster import (
     AssetSelection,
     Definitions,
     RunConfig,
+    in_process_executor,
     ScheduleDefinition,
     define_asset_job,
     load_asset_checks_from_package_module,
@@ -21,19 +22,25 @@ import assets.ingest
 from altflow import config
 from assets.checks import quality_checks
 from assets.model import scenario_assets
+from assets.publish import publish_asset
 from assets.report import report_asset
 from assets.warehouse import sql_model_assets
 from pipelines.resources import SourcesResource, WarehouseResource
 
 
 def all_assets() -> list:
-    """Ingest (every module of assets.ingest), one asset per SQL model, scenarios, report."""
+    """Ingest (every module of assets.ingest), SQL models, scenarios, publish, report.
+
+    The publish step depends on every warehouse asset, so it runs last; the report is drawn
+    from the published state, after it.
+    """
     ingest = list(load_assets_from_package_module(assets.ingest))
     ingest_keys = [key for a in ingest for key in a.keys]
     built = [*ingest, *sql_model_assets(ingest_keys)]
-    built.append(scenario_assets(".".join(key.path) for a in built for key in a.keys))
+    built.extend(scenario_assets(".".join(key.path) for a in built for key in a.keys))  # H6
     tables = [".".join(key.path) for a in built for key in a.keys]
-    return [*built, report_asset(tables)]
+    publish = publish_asset(built)
+    return [*built, publish, report_asset(tables)]
 
 
 def build_definitions(
@@ -59,6 +66,7 @@ def build_definitions(
         ),
     )
     return Definitions(
+        executor=in_process_executor,
         assets=asset_defs,
         asset_checks=[
             *quality_checks(tables),

@@ -1,25 +1,39 @@
-"""Run the asset graph in-process with progress lines and a closing summary (``altflow run``)."""
+"""Run the asset graph in-process with progress lines and a closing summary (``altflow run``).
+
+A run: resolve the selection (a selection that would split a multi-asset takes all of it),
+leave out every asset whose version is unchanged since the last published run (unless
+``force``), add the publish step, and execute in-process on the warehouse's own Dagster
+instance (so the run shows in ``altflow ui``). Progress lines come from Dagster's events as
+they happen; retries of live fetches are shown as they wait.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
+import uuid
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
 from dagster import (
     AssetKey,
+    AssetObservation,
     AssetSelection,
     DagsterError,
     DagsterInstance,
+    DagsterRunStatus,
     Definitions,
     logger,
 )
 
 from altflow.display import render
+from altflow.warehouse import Warehouse, stored_versions
+from pipelines.instance import ensure_dagster_home
+from pipelines.versions import PUBLISH_KEY, asset_versions
 
 KEEP_EVENTS = {
     "STEP_START",
@@ -29,6 +43,7 @@ KEEP_EVENTS = {
     "ASSET_MATERIALIZATION",
     "ASSET_CHECK_EVALUATION",
 }
+LABEL_WIDTH = 44
 
 
 @dataclass
@@ -41,6 +56,16 @@ class StepRecord:
     planned: list[str] = field(default_factory=list)
     rows: int | None = None
     reason: str = ""
+    checks_passed: int = 0
+    checks_failed: int = 0
+
+    @property
+    def is_check(self) -> bool:
+        return bool(self.planned) and self.planned[0].startswith("check ")
+
+    @property
+    def label(self) -> str:
+        return short_label(self.planned or [self.step])
 
 
 @dataclass
@@ -49,16 +74,26 @@ class RunOutcome:
     steps: dict[str, StepRecord]
     failed_checks: list[tuple[str, str]]
     seconds: float
+    run_id: str = ""
+    published: bool = False
+    skipped: list[str] = field(default_factory=list)
+    working_copy: Path | None = None
 
     @property
     def failures(self) -> list[str]:
         lines = [
             f"FAILED {', '.join(r.planned) or r.step}: {r.reason}"
             for r in self.steps.values()
-            if r.status == "failed" and not ", ".join(r.planned).startswith("check ")
+            if r.status == "failed" and not r.is_check
         ]
         lines += [f"FAILED check {name}: {reason}" for name, reason in self.failed_checks]
         return lines
+
+
+def short_label(names: list[str]) -> str:
+    """One asset, or the first of a multi-asset and how many more: fits the summary column."""
+    label = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
+    return label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 1] + "…"
 
 
 def _root_message(error: Any) -> str:
@@ -72,7 +107,7 @@ def _root_message(error: Any) -> str:
     if rest and prefix.split(".")[-1] == error.cls_name:
         message = rest  # drop 'altflow.sources.errors.SourceError: '
     if error.cls_name and error.cls_name.endswith(("Error", "Exception")) and (
-        error.cls_name not in ("SourceError", "WarehouseError")
+        error.cls_name not in ("SourceError", "WarehouseError", "PublishRefused")
     ):
         message = f"{error.cls_name}: {message}"
     return message
@@ -83,11 +118,15 @@ class ProgressTracker(logging.Handler):
 
     def __init__(self, step_assets: dict[str, list[str]], out: TextIO) -> None:
         super().__init__(level=logging.DEBUG)
-        self.total = sum(not names[0].startswith("check ") for names in step_assets.values())
         self.out = out
         self.steps = {
             step: StepRecord(step, status="not run", assets=[], planned=names)
             for step, names in step_assets.items()
+        }
+        self.total = sum(not s.is_check for s in self.steps.values())
+        self.asset_step = {
+            name: record for record in self.steps.values() if not record.is_check
+            for name in record.planned
         }
         self.failed_checks: list[tuple[str, str]] = []
         self.started = 0
@@ -101,13 +140,11 @@ class ProgressTracker(logging.Handler):
             return
         kind, step_key = event.event_type_value, event.step_key or "?"
         step = self.steps.setdefault(step_key, StepRecord(step_key))
-        label = ", ".join(step.planned) or step_key
-        is_check = label.startswith("check ")  # a check prints one line: its verdict
         if kind == "STEP_START":
             step.started, step.status = time.monotonic(), "running"
-            if not is_check:
+            if not step.is_check:
                 self.started += 1
-                self._print(f"[{self.started:>2}/{self.total}] {label} ...")
+                self._print(f"[{self.started:>2}/{self.total}] {step.label} ...")
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             step.assets.append(materialization.asset_key.to_user_string())
@@ -115,32 +152,65 @@ class ProgressTracker(logging.Handler):
             if rows is not None:
                 step.rows = (step.rows or 0) + int(rows.value)
         elif kind == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            if evaluation.passed:
-                self._print(f"        check {name} passed")
-            else:
-                reason = evaluation.description or "expectations failed"
-                self.failed_checks.append((name, reason))
-                self._print(f"        check {name} FAILED: {reason}")
+            self._check(event.event_specific_data)
         elif kind == "STEP_SUCCESS":
             step.status, step.seconds = "ok", time.monotonic() - step.started
             rows = f"{step.rows:,} rows" if step.rows is not None else ""
-            if not is_check:
-                self._print(f"        ok   {label}  {rows}  {step.seconds:.1f} s")
+            if not step.is_check:
+                self._print(f"        ok   {step.label}  {rows}  {step.seconds:.1f} s")
         elif kind == "STEP_FAILURE":
             step.status, step.seconds = "failed", time.monotonic() - step.started
             step.reason = _root_message(event.step_failure_data.error)
-            if not is_check:  # a failed check printed its own line
-                self._print(f"        FAIL {label}: {step.reason}")
+            if not step.is_check:  # a failed check printed its own line
+                self._print(f"        FAIL {step.label}: {step.reason}")
         elif kind == "STEP_SKIPPED":
             step.status, step.reason = "skipped", "an upstream asset or blocking check failed"
-            self._print(f"        skip {label}: {step.reason}")
+            if not step.is_check:
+                self._print(f"        skip {step.label}: {step.reason}")
+
+    def _check(self, evaluation: Any) -> None:
+        asset = evaluation.asset_key.to_user_string()
+        owner = self.asset_step.get(asset)
+        name = f"{asset}:{evaluation.check_name}"
+        if evaluation.passed:
+            if owner:
+                owner.checks_passed += 1
+            self._print(f"          check {evaluation.check_name:<28} passed   ({asset})")
+            return
+        if owner:
+            owner.checks_failed += 1
+        reason = " ".join((evaluation.description or "check failed").split())
+        severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
+        self.failed_checks.append((name, reason))
+        verdict = "WARN" if severity == "WARN" else "FAILED"
+        self._print(f"          check {evaluation.check_name:<28} {verdict}   ({asset}): {reason}")
 
 
-def _instance() -> DagsterInstance:
-    """The persistent instance when DAGSTER_HOME is set (runs show in the UI), else ephemeral."""
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+class RetryPrinter(logging.Handler):
+    """Shows the sources' retry messages (logger ``altflow.sources``) among the progress."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(level=logging.WARNING)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"        … {record.getMessage()}", file=self.out, flush=True)
+
+
+def instance() -> DagsterInstance:
+    """The warehouse's persistent instance (runs show in ``altflow ui``)."""
+    ensure_dagster_home()
+    return DagsterInstance.get()
+
+
+def _expand_multi_assets(defs: Definitions, keys: set[AssetKey]) -> set[AssetKey]:
+    """A selection that would split a multi-asset that cannot be subset takes all of it."""
+    expanded = set(keys)
+    for assets_def in defs.assets or []:
+        own = getattr(assets_def, "keys", set())
+        if own & keys and not getattr(assets_def, "can_subset", True):
+            expanded |= set(own)
+    return expanded
 
 
 def resolve_selection(defs: Definitions, select: str | None) -> list[AssetKey]:
@@ -150,15 +220,82 @@ def resolve_selection(defs: Definitions, select: str | None) -> list[AssetKey]:
         keys = selection.resolve(graph)
     except DagsterError as exc:
         raise ValueError(f"--select {select!r}: {' '.join(str(exc).split())}") from None
+    except Exception as exc:  # the selection grammar raises plain errors too
+        raise ValueError(f"--select {select!r}: {' '.join(str(exc).split())}") from None
+    keys = _expand_multi_assets(defs, set(keys))
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
-def run_assets(defs: Definitions, select: str | None, out: TextIO | None = None) -> RunOutcome:
+def plan(
+    defs: Definitions, select: str | None, warehouse: Path, force: bool = False
+) -> tuple[list[AssetKey], list[AssetKey]]:
+    """(to build, unchanged): the selection, less what is unchanged since the last publish."""
+    graph = defs.resolve_asset_graph()
+    after_publish = (
+        AssetSelection.assets(PUBLISH_KEY).downstream(include_self=False).resolve(graph)
+        if graph.has(PUBLISH_KEY)
+        else set()
+    )
+    keys = [k for k in resolve_selection(defs, select) if k != PUBLISH_KEY]
+    stored = {} if force else stored_versions(warehouse)
+    if not stored:
+        return keys, []
+    before = [k for k in keys if k not in after_publish]
+    current = asset_versions(graph, before)
+    unchanged = [
+        k for k in before if current.get(k) and stored.get(k.to_user_string()) == current[k]
+    ]
+    if len(unchanged) == len(before):  # outputs of the published state need a new one
+        unchanged += [k for k in keys if k in after_publish]
+    unchanged_set = set(unchanged)
+    build = [k for k in keys if k not in unchanged_set]
+    # a multi-asset is built whole or not at all
+    build_set = _expand_multi_assets(defs, set(build))
+    build = sorted(build_set, key=lambda k: k.to_user_string())
+    return build, [k for k in unchanged if k not in build_set]
+
+
+def _clean_old_working_copies(warehouse: Warehouse, inst: DagsterInstance) -> None:
+    """Working copies of runs that are over (kept for inspection until the next run)."""
+    for path in warehouse.working_copies():
+        run_id = path.name.split(".run-", 1)[1].removesuffix(".duckdb")
+        run = inst.get_run_by_id(run_id)
+        if run is None or run.status in (
+            DagsterRunStatus.SUCCESS,
+            DagsterRunStatus.FAILURE,
+            DagsterRunStatus.CANCELED,
+        ):
+            warehouse.working(run_id).discard()
+
+
+def run_assets(
+    defs: Definitions,
+    select: str | None,
+    out: TextIO | None = None,
+    *,
+    warehouse: Path | None = None,
+    force: bool = False,
+) -> RunOutcome:
     """Materialize the selection (and its checks) in-process, printing progress to `out`."""
+    from altflow import config
+
     out = out or sys.stdout
-    keys = resolve_selection(defs, select)
-    if not keys:
+    warehouse_path = Path(warehouse or config.warehouse_path())
+    keys, unchanged = plan(defs, select, warehouse_path, force)
+    if not keys and not unchanged:
         raise ValueError(f"--select {select!r} matches no asset")
+    if unchanged:
+        print(
+            f"unchanged since the last published run, not rebuilt: {len(unchanged)} assets"
+            " (--force rebuilds them)",
+            file=out,
+        )
+    if not keys:
+        print("nothing to build: every selected asset is unchanged", file=out)
+        return RunOutcome(True, {}, [], 0.0, skipped=[k.to_user_string() for k in unchanged])
+    graph_keys = set(defs.resolve_asset_graph().materializable_asset_keys)
+    if PUBLISH_KEY in graph_keys:
+        keys = [*keys, PUBLISH_KEY]
     wanted = set(keys)
     step_assets = {
         assets_def.op.name: [k.to_user_string() for k in sorted(assets_def.keys & wanted)]
@@ -183,34 +320,86 @@ def run_assets(defs: Definitions, select: str | None, out: TextIO | None = None)
         log.propagate = False
         return log
 
+    retries = logging.getLogger("altflow.sources")
+    retry_printer = RetryPrinter(out)
+    retries.addHandler(retry_printer)
     run_defs = Definitions.merge(defs, Definitions(loggers={"progress": progress}))
-    job = run_defs.resolve_implicit_global_asset_job_def()
-    started = time.monotonic()
-    result = job.execute_in_process(
-        instance=_instance(),
-        asset_selection=keys,
-        raise_on_error=False,
-        run_config={"loggers": {"progress": {}}},
+    job = (
+        run_defs.resolve_job_def("refresh_all")
+        if "refresh_all" in {j.name for j in run_defs.jobs or []}
+        else run_defs.resolve_implicit_global_asset_job_def()
     )
+    inst = instance()
+    published = Warehouse(warehouse_path)
+    _clean_old_working_copies(published, inst)
+    run_id = str(uuid.uuid4())
+    started = time.monotonic()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Dagster's beta/preview notices, not ours to show
+            result = job.execute_in_process(
+                instance=inst,
+                asset_selection=keys,
+                raise_on_error=False,
+                run_config={"loggers": {"progress": {}}},
+                run_id=run_id,
+                tags={"altflow/command": "altflow run"},
+            )
+    finally:
+        retries.removeHandler(retry_printer)
+    publish_step = next(
+        (s for s in tracker.steps.values() if PUBLISH_KEY.to_user_string() in s.planned), None
+    )
+    was_published = publish_step is not None and publish_step.status == "ok"
+    working = published.working(run_id)
+    if not was_published:
+        _mark_unpublished(inst, run_id, tracker)
     return RunOutcome(
-        success=result.success and not tracker.failed_checks,
+        success=result.success and not tracker.failed_checks and was_published,
         steps=tracker.steps,
         failed_checks=tracker.failed_checks,
         seconds=time.monotonic() - started,
+        run_id=run_id,
+        published=was_published,
+        skipped=[k.to_user_string() for k in unchanged],
+        working_copy=working.path if working.path.exists() else None,
     )
+
+
+def _mark_unpublished(inst: DagsterInstance, run_id: str, tracker: ProgressTracker) -> None:
+    """Say in the event log that this run's materializations never reached the warehouse."""
+    inst.add_run_tags(run_id, {"altflow/published": "false"})
+    for record in tracker.steps.values():
+        for asset in record.assets:
+            inst.report_runless_asset_event(
+                AssetObservation(
+                    asset_key=AssetKey.from_user_string(asset),
+                    metadata={
+                        "altflow/published": False,
+                        "altflow/refused_run": run_id,
+                    },
+                    description=f"materialized by run {run_id}, which was refused: "
+                    "not published",
+                )
+            )
 
 
 def summary_table(outcome: RunOutcome) -> str:
-    frame = pl.DataFrame(
-        [
+    """Assets (checks folded into their asset's row); fits 100 columns."""
+    rows = []
+    for record in outcome.steps.values():
+        if record.is_check:
+            continue
+        checks = record.checks_passed + record.checks_failed
+        rows.append(
             {
-                "asset": ", ".join(r.planned) or r.step,
-                "status": r.status,
-                "rows": f"{r.rows:,}" if r.rows is not None else "",
-                "seconds": f"{r.seconds:.1f}" if r.seconds is not None else "",
+                "asset": record.label,
+                "status": record.status,
+                "rows": f"{record.rows:,}" if record.rows is not None else "",
+                "seconds": f"{record.seconds:.1f}" if record.seconds is not None else "",
+                "checks": f"{record.checks_passed}/{checks} passed" if checks else "",
             }
-            for r in outcome.steps.values()
-        ],
-        schema=dict.fromkeys(("asset", "status", "rows", "seconds"), pl.Utf8),
-    )
+        )
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(("asset", "status", "rows", "seconds",
+                                                     "checks"), pl.Utf8))
     return render(frame)
