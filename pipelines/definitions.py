@@ -11,9 +11,9 @@ from dagster import (
     AssetSelection,
     Definitions,
     RunConfig,
-    in_process_executor,
     ScheduleDefinition,
     define_asset_job,
+    in_process_executor,
     load_asset_checks_from_package_module,
     load_assets_from_package_module,
 )
