@@ -62,6 +62,9 @@ def publish_asset(upstream: Sequence[AssetsDefinition]) -> AssetsDefinition:
         if not isinstance(copy, WorkingCopy):
             raise RuntimeError("publish/warehouse runs only inside a run")
         built = _built_in_run(context)
+        if not built:
+            context.log.info("nothing was built in this run: nothing to publish")
+            return MaterializeResult(metadata={"assets_published": 0})
         current = asset_versions(graph(), built)
         stored = {k.to_user_string(): v for k, v in current.items() if k in built and v}
         result = copy.publish([k.to_user_string() for k in built], stored)

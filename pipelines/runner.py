@@ -231,11 +231,12 @@ def plan(
 ) -> tuple[list[AssetKey], list[AssetKey]]:
     """(to build, unchanged): the selection, less what is unchanged since the last publish."""
     graph = defs.resolve_asset_graph()
-    after_publish = (
-        AssetSelection.assets(PUBLISH_KEY).downstream(include_self=False).resolve(graph)
+    published_assets = (
+        AssetSelection.assets(PUBLISH_KEY).upstream(include_self=False).resolve(graph)
         if graph.has(PUBLISH_KEY)
-        else set()
+        else set(graph.materializable_asset_keys)
     )
+    after_publish = set(graph.materializable_asset_keys) - published_assets - {PUBLISH_KEY}
     keys = [k for k in resolve_selection(defs, select) if k != PUBLISH_KEY]
     stored = {} if force else stored_versions(warehouse)
     if not stored:
