@@ -24,3 +24,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def warehouse_path(tmp_path: Path) -> Path:
     return tmp_path / "wh" / "altflow.duckdb"
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One warehouse built from the snapshot for the whole session (read it, never write it)."""
+    from pipelines.cli import main
+
+    path = tmp_path_factory.mktemp("built") / "altflow.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALTFLOW_WAREHOUSE", str(path))
+        mp.delenv("DAGSTER_HOME", raising=False)
+        assert main(["run", "--source", "snapshot", "--warehouse", str(path)]) == 0
+    return path
