@@ -55,12 +55,14 @@ def test_markets_maps_ethereum_to_ether() -> None:
     assert eth["last_updated"] == datetime(2025, 7, 20, 12, 34, 50, 123000, tzinfo=UTC)
 
 
-def test_market_chart_keeps_daily_points_and_drops_the_intraday_tail() -> None:
+def test_market_chart_keeps_the_last_point_of_each_utc_day() -> None:
     frame = coingecko.parse_market_chart(
         payload("market_chart_bitcoin", fixture("market_chart_bitcoin"))
     )
     assert frame["date"].to_list() == [date(2025, 7, d) for d in (17, 18, 19, 20)]
-    assert frame["price_usd"].to_list() == [117380.2, 117533.9, 119841.6, 118000.0]
+    # 2025-07-20 has the 00:00 point (118000.0) and the 12:30 "now" point: the last wins
+    assert frame["price_usd"].to_list() == [117380.2, 117533.9, 119841.6, 118234.0]
+    assert frame["market_cap_usd"][3] == 2352540123456
     assert set(frame["asset"]) == {"bitcoin"} and set(frame["coin_id"]) == {"bitcoin"}
 
 
@@ -100,7 +102,7 @@ def chart(**overrides: object) -> bytes:
          "field 'prices[1][1]' is not positive: -3"),
         ("market_chart_bitcoin", chart(prices=[[1752710400000, 1.0], [1752710400000, 2.0],
                                               [1752796800000, 3.0]]),
-         "field 'prices[1]' duplicates date 2025-07-17"),
+         "field 'prices[1]' duplicates time 2025-07-17T00:00:00+00:00"),
         ("market_chart_bitcoin", json.dumps({"prices": [[1752710400000, 1.0]]}).encode(),
          "missing field 'market_caps'"),
         ("market_chart_bitcoin", chart(prices=[[1752710400000, "1.0"]]),
@@ -285,7 +287,7 @@ DUPLICATE_CHART = chart(prices=[[1752710400000, 1.0], [1752710400000, 2.0], [175
         ("/api/v3/coins/bitcoin/market_chart", ZERO_PRICE_CHART,
          "coingecko market_chart_bitcoin: field 'prices[1][1]' is not positive: 0"),
         ("/api/v3/coins/bitcoin/market_chart", DUPLICATE_CHART,
-         "coingecko market_chart_bitcoin: field 'prices[1]' duplicates date 2025-07-17"),
+         "coingecko market_chart_bitcoin: field 'prices[1]' duplicates time 2025-07-17T00:00"),
     ],
 )
 def test_live_failures_from_a_local_server(

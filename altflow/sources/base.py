@@ -163,7 +163,8 @@ class Batch:
 
     @property
     def tables(self) -> dict[str, pl.DataFrame]:
-        return {name: self.table(name) for name in self.schemas}
+        """Every table the batch writes: the datasets' tables, then the static ones."""
+        return {name: self.table(name) for name in [*self.schemas, *self.static]}
 
     def raise_failures(self) -> None:
         """Raise the failures as one SourceError line (snapshot mode: failures are fatal)."""

@@ -7,8 +7,19 @@ Three endpoints of ``https://api.coingecko.com/api/v3`` (``ALTFLOW_COINGECKO_BAS
 * ``/coins/markets?vs_currency=usd&ids=bitcoin,ethereum`` -> a JSON array of coins with
   ``current_price``, ``market_cap``, ``total_volume``, ``circulating_supply``, ``last_updated``;
 * ``/coins/{id}/market_chart?vs_currency=usd&days=N&interval=daily`` -> ``{"prices": [[ms,
-  price], ...], "market_caps": [...], "total_volumes": [...]}``, one point per day at 00:00
-  UTC, plus, as the last point, the current value at the time of the request.
+  price], ...], "market_caps": [...], "total_volumes": [...]}``. CoinGecko chooses the
+  granularity from ``days`` whatever ``interval`` says on free plans: 5-minutely points for
+  ``days=1``, hourly for 2-90 days, one point a day at 00:00 UTC beyond that, plus, as the
+  last point, the current value at the time of the request.
+
+Daily values: the chart is reduced to one row per UTC date, the **last point of that UTC
+day**, whatever granularity arrived. With daily data that is the 00:00 UTC point (CoinGecko's
+only point of the day); with hourly or 5-minutely data it is the day's last observation
+(about 23:00 or 23:55 UTC). The row of the current UTC day is the latest value at fetch time
+(provisional until the day ends). Market caps and volumes are reduced the same way.
+
+Each endpoint is its own dataset (``global``, ``coins_markets``, ``market_chart_<coin>``):
+one refused payload does not discard the others.
 
 Keyless and demo access is limited to the past 365 days of history, so ``days`` defaults to
 365 (``ALTFLOW_COINGECKO_DAYS``; ``max`` needs a paid plan). An optional demo key is sent as
@@ -31,7 +42,7 @@ import polars as pl
 
 from altflow import config
 from altflow.config import ConfigError
-from altflow.sources.base import Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source
 
 COINS: dict[str, str] = {"bitcoin": "bitcoin", "ethereum": "ether"}  # CoinGecko id -> asset id
 DEFAULT_MIN_INTERVAL = 2.5
@@ -41,6 +52,9 @@ API_KEY_HEADER = "x-cg-demo-api-key"
 GLOBAL_DATASET = "global"
 MARKETS_DATASET = "coins_markets"
 CHART_PREFIX = "market_chart_"
+GLOBAL_TABLE = "raw.coingecko_global"
+MARKETS_TABLE = "raw.coingecko_markets"
+CHART_TABLE = "raw.coingecko_market_chart"
 
 GLOBAL_SCHEMA = {
     "updated_at": pl.Datetime("us", "UTC"),
@@ -101,6 +115,9 @@ class CoinGecko(Source):
     def fetch_markets(self, coin_ids: list[str]) -> Payload:
         params = {"vs_currency": "usd", "ids": ",".join(coin_ids)}
         return self.fetch(MARKETS_DATASET, "/coins/markets", params)
+
+    def batch(self) -> Batch:
+        return collect(self)
 
     def fetch_market_chart(self, coin_id: str, days: str | None = None) -> Payload:
         params = {"vs_currency": "usd", "days": days or history_days(), "interval": "daily"}
@@ -244,43 +261,39 @@ def parse_markets(payload: Payload, coin_ids: list[str] | None = None) -> pl.Dat
 def _series(
     payload: Payload, body: object, name: str, *, positive: bool
 ) -> dict[date, float | None]:
-    """One [[ms, value], ...] array as {UTC date: value}; only prices must be positive."""
+    """One [[ms, value], ...] array as {UTC date: the last value of that UTC day}.
+
+    Any granularity (daily at 00:00 UTC, hourly, 5-minutely, a trailing "now" point) gives
+    one value per UTC date: the point with the latest time on that date. Two points at the
+    same instant fail; only prices must be positive.
+    """
     points = _field(payload, body, name)
     if not isinstance(points, list) or not points:
         raise payload.fail(f"field {name!r} is not a non-empty array of [time, value] pairs")
-    stamps: list[datetime] = []
-    values: list[float | None] = []
+    latest: dict[date, tuple[datetime, float | None]] = {}
+    seen: set[datetime] = set()
     for index, point in enumerate(points):
         where = f"{name}[{index}]"
         if not isinstance(point, list) or len(point) != 2:
             raise payload.fail(f"field {where!r} is not a [time, value] pair: {point!r:.40}")
-        stamps.append(_timestamp(payload, point[0], f"{where}[0]", unit="ms"))
-        values.append(
-            _number(payload, point[1], f"{where}[1]", positive=positive, optional=not positive)
-        )
-    # CoinGecko appends the value at request time after the last 00:00 UTC point; when it
-    # falls on the same UTC date as that point it is not a daily observation: drop it.
-    if (
-        len(stamps) > 1
-        and stamps[-1].date() == stamps[-2].date()
-        and stamps[-1].time() != datetime.min.time()
-        and stamps[-2].time() == datetime.min.time()
-    ):
-        stamps, values = stamps[:-1], values[:-1]
-    out: dict[date, float | None] = {}
-    for index, (stamp, value) in enumerate(zip(stamps, values, strict=True)):
+        stamp = _timestamp(payload, point[0], f"{where}[0]", unit="ms")
+        value = _number(payload, point[1], f"{where}[1]", positive=positive,
+                        optional=not positive)
+        if stamp in seen:
+            raise payload.fail(f"field {where!r} duplicates time {stamp.isoformat()}")
+        seen.add(stamp)
         day = stamp.date()
-        if day in out:
-            raise payload.fail(f"field '{name}[{index}]' duplicates date {day.isoformat()}")
-        out[day] = value
-    return out
+        if day not in latest or stamp > latest[day][0]:
+            latest[day] = (stamp, value)
+    return {day: value for day, (_stamp, value) in latest.items()}
 
 
 def parse_market_chart(payload: Payload) -> pl.DataFrame:
-    """/coins/{id}/market_chart (daily) -> (coin_id, asset, date, price, market cap, volume).
+    """/coins/{id}/market_chart -> (coin_id, asset, date, price, market cap, volume).
 
-    Prices must be positive; market caps and volumes may be 0 in early history (-> null).
-    A date appearing twice in ``prices`` (other than the trailing intraday point) fails.
+    One row per UTC date: the last point of the day, whatever granularity CoinGecko chose.
+    Prices must be positive and finite; market caps and volumes may be 0 in early history
+    (-> null).
     """
     coin_id = payload.dataset.removeprefix(CHART_PREFIX)
     body = payload.json()
@@ -303,41 +316,55 @@ def parse_market_chart(payload: Payload) -> pl.DataFrame:
     )
 
 
+def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
+    """/global, /coins/markets and each coin's chart, each its own dataset.
+
+    In snapshot mode a missing /global or /coins/markets file gives an empty table (the
+    marts then use the latest daily chart point) and a note; a missing chart is a failure.
+    """
+    ids = coin_ids or list(COINS)
+    batch = source.new_batch(
+        {GLOBAL_TABLE: GLOBAL_SCHEMA, MARKETS_TABLE: MARKETS_SCHEMA, CHART_TABLE: CHART_SCHEMA}
+    )
+
+    def global_work() -> DatasetResult:
+        payload = source.fetch_global()
+        frame = parse_global(payload)
+        return DatasetResult(payload.with_as_of(frame["updated_at"][0].date()),
+                             {GLOBAL_TABLE: frame})
+
+    def markets_work() -> DatasetResult:
+        payload = source.fetch_markets(ids)
+        frame = parse_markets(payload, ids)
+        return DatasetResult(payload.with_as_of(frame["last_updated"].max().date()),
+                             {MARKETS_TABLE: frame})
+
+    for dataset, table, path, work in (
+        (GLOBAL_DATASET, GLOBAL_TABLE, "/global", global_work),
+        (MARKETS_DATASET, MARKETS_TABLE, "/coins/markets", markets_work),
+    ):
+        if source.available(dataset):
+            source.attempt(batch, dataset, (table,), source.endpoint(path), work)
+        else:
+            batch.notes.append(f"coingecko: not in the embedded snapshot: {dataset}")
+    for coin_id in ids:
+
+        def chart_work(coin_id: str = coin_id) -> DatasetResult:
+            payload = source.fetch_market_chart(coin_id)
+            chart = parse_market_chart(payload)
+            return DatasetResult(payload.with_as_of(chart["date"].max()), {CHART_TABLE: chart},
+                                 key={"coin_id": coin_id})
+
+        source.attempt(batch, f"{CHART_PREFIX}{coin_id}", (CHART_TABLE,),
+                       source.endpoint(f"/coins/{coin_id}/market_chart"), chart_work,
+                       key={"coin_id": coin_id})
+    return batch
+
+
 def fetch_all(
     source: CoinGecko, coin_ids: list[str] | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[Payload], list[int]]:
-    """Fetch and parse /global, /coins/markets and each coin's daily chart.
-
-    Returns the raw tables, the payloads and the rows each payload gave; any failure
-    raises before anything returns, so nothing is written. In snapshot mode a missing
-    /global or /coins/markets file gives an empty table (the marts then use the latest
-    daily chart point); a missing chart fails.
-    """
-    ids = coin_ids or list(COINS)
-    payloads: list[Payload] = []
-    rows: list[int] = []
-    global_frame = pl.DataFrame(schema=GLOBAL_SCHEMA)
-    if source.available(GLOBAL_DATASET):
-        payload = source.fetch_global()
-        global_frame = parse_global(payload)
-        payloads.append(payload.with_as_of(global_frame["updated_at"][0].date()))
-        rows.append(global_frame.height)
-    markets = pl.DataFrame(schema=MARKETS_SCHEMA)
-    if source.available(MARKETS_DATASET):
-        payload = source.fetch_markets(ids)
-        markets = parse_markets(payload, ids)
-        payloads.append(payload.with_as_of(markets["last_updated"].max().date()))
-        rows.append(markets.height)
-    charts = []
-    for coin_id in ids:
-        payload = source.fetch_market_chart(coin_id)
-        chart = parse_market_chart(payload)
-        charts.append(chart)
-        payloads.append(payload.with_as_of(chart["date"].max()))
-        rows.append(chart.height)
-    tables = {
-        "raw.coingecko_global": global_frame,
-        "raw.coingecko_markets": markets,
-        "raw.coingecko_market_chart": pl.concat(charts),
-    }
-    return tables, payloads, rows
+    """(tables, payloads, rows per payload); any failure raises (for tests and scripts)."""
+    batch = collect(source, coin_ids)
+    batch.raise_failures()
+    return batch.tables, batch.payloads, batch.rows

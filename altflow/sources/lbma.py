@@ -19,7 +19,7 @@ from datetime import date
 
 import polars as pl
 
-from altflow.sources.base import Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source
 from altflow.sources.errors import SourceError
 
 CURRENCIES = ("usd", "gbp", "eur")  # the order of the "v" array
@@ -47,6 +47,7 @@ FILES: dict[str, LbmaFile] = {
     )
 }
 REQUIRED_METALS = ("gold", "silver", "platinum")  # palladium is welcome, not required
+TABLE = "raw.lbma_prices"
 
 RAW_SCHEMA = {
     "dataset": pl.Utf8,
@@ -80,6 +81,29 @@ class Lbma(Source):
         if not chosen:
             raise SourceError(self.id, ", ".join(FILES), "no LBMA price file in the snapshot")
         return chosen
+
+    def batch(self) -> Batch:
+        """Every price file, each its own dataset (its rows keyed by ``dataset``)."""
+        batch = self.new_batch({TABLE: RAW_SCHEMA})
+        datasets = self.datasets()
+        for dataset in datasets:
+
+            def work(dataset: str = dataset) -> DatasetResult:
+                payload = self.fetch_file(dataset)
+                frame = parse_price_json(payload)
+                as_of = frame.drop_nulls("usd")["date"].max()
+                return DatasetResult(payload.with_as_of(as_of), {TABLE: frame},
+                                     key={"dataset": dataset})
+
+            self.attempt(batch, dataset, (TABLE,), self.endpoint(f"/json/{dataset}.json"),
+                         work, key={"dataset": dataset})
+        missing = missing_metals(datasets)
+        if missing:
+            batch.notes.append(f"lbma: no price file for {', '.join(missing)} in the snapshot")
+        frame = batch.table(TABLE)
+        batch.metadata["latest_fixing"] = str(frame.drop_nulls("usd")["date"].max())
+        batch.metadata["missing_metals"] = ", ".join(missing) or "none"
+        return batch
 
 
 def missing_metals(datasets: list[str]) -> list[str]:
@@ -159,11 +183,7 @@ def parse_price_json(payload: Payload) -> pl.DataFrame:
 
 
 def fetch_all(source: Lbma) -> tuple[pl.DataFrame, list[Payload]]:
-    """Fetch and parse every LBMA file; any failure raises before anything returns."""
-    frames, payloads = [], []
-    for dataset in source.datasets():
-        payload = source.fetch_file(dataset)
-        frame = parse_price_json(payload)
-        frames.append(frame)
-        payloads.append(payload.with_as_of(frame.drop_nulls("usd")["date"].max()))
-    return pl.concat(frames), payloads
+    """(prices, payloads) of every file; any failure raises (for tests and scripts)."""
+    batch = source.batch()
+    batch.raise_failures()
+    return batch.table(TABLE), batch.payloads

@@ -5,7 +5,7 @@ powder, fundraising and deal volume come from reports and web pages, not from an
 are kept as one curated CSV in the embedded snapshot, ``snapshot/reference/market_facts.csv``
 (dataset ``market_facts``), with one row per figure::
 
-    asset,metric,value,unit,as_of,source_name,url,note
+    asset,metric,value,unit,as_of,source_name,url,note,source_quality
 
 There is no live service to fetch: this source reads the snapshot in both modes (the
 ``live`` mode changes nothing here) and says so in its payloads' ``mode``.
@@ -20,6 +20,8 @@ Rules, checked row by row (a failure names the line and the field):
   for billions typed as dollars).
 * sizes and volumes are not negative (only ``*flow*`` and ``*change*`` metrics may be).
 * a figure has an ISO ``as_of`` date, a ``source_name`` and an http(s) ``url``.
+* ``source_quality`` (optional column) is ``primary`` (the publisher's own figure),
+  ``secondary`` (reported by another party citing it) or ``tertiary``; empty for NULL rows.
 * (asset, metric, as_of) is unique; older figures of the same metric are history.
 
 Market values are never typed in: the marts compute them (stock x price).
@@ -35,10 +37,13 @@ from datetime import date
 
 import polars as pl
 
-from altflow.sources.base import Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source, snapshot_entries
 from altflow.universe import APPRAISAL_CLASSES, ASSET_CLASS, TRADING_DAYS_PER_YEAR
 
 FACTS_DATASET = "market_facts"
+FACTS_TABLE = "raw.reference_facts"
+ASSETS_TABLE = "raw.reference_assets"
+SOURCE_QUALITIES = ("primary", "secondary", "tertiary")
 COLUMNS = ("asset", "metric", "value", "unit", "as_of", "source_name", "url", "note")
 TONNE_UNITS = {"tonnes", "tonne", "t", "metric tonnes"}
 TROY_OUNCE_UNITS = {"troy ounces", "troy ounce", "troy oz", "ozt", "oz t"}
@@ -56,6 +61,7 @@ FACTS_SCHEMA = {
     "source_name": pl.Utf8,
     "url": pl.Utf8,
     "note": pl.Utf8,
+    "source_quality": pl.Utf8,
 }
 ASSETS_SCHEMA = {
     "asset": pl.Utf8,
@@ -73,6 +79,21 @@ class Reference(Source):
 
     def fetch_facts(self) -> Payload:
         return self.fetch(FACTS_DATASET, "")
+
+    def batch(self) -> Batch:
+        """The facts file (one dataset) and the asset registry (built from code)."""
+        batch = self.new_batch({FACTS_TABLE: FACTS_SCHEMA})
+        batch.static[ASSETS_TABLE] = asset_registry()
+
+        def work() -> DatasetResult:
+            payload = self.fetch_facts()
+            facts = parse_market_facts(payload)
+            return DatasetResult(payload.with_as_of(facts["as_of"].max()), {FACTS_TABLE: facts})
+
+        url = snapshot_entries(self.id, self.snapshot_root).get(FACTS_DATASET)
+        self.attempt(batch, FACTS_DATASET, (FACTS_TABLE,),
+                     url.url if url else "snapshot/reference/market_facts.csv", work)
+        return batch
 
 
 def asset_registry() -> pl.DataFrame:
@@ -124,6 +145,7 @@ def parse_market_facts(payload: Payload) -> pl.DataFrame:
     if missing:
         raise payload.fail(f"CSV header {header} lacks column(s) {missing}")
     index = {c: header.index(c) for c in COLUMNS}
+    quality_at = header.index("source_quality") if "source_quality" in header else None
     out: list[dict[str, object]] = []
     seen: set[tuple[str, str, date | None]] = set()
     for line_no, row in enumerate(rows[1:], start=2):
@@ -148,7 +170,7 @@ def parse_market_facts(payload: Payload) -> pl.DataFrame:
                 raise payload.fail(
                     f"{where} field 'value': not a number: {cell['value']!r}"
                 ) from None
-            if not math.isfinite(value):
+            if not math.isfinite(value):  # nan, inf, 1e999
                 raise payload.fail(f"{where} field 'value': not finite: {cell['value']!r}")
             if value < 0 and "flow" not in metric and "change" not in metric:
                 raise payload.fail(f"{where} field 'value': {metric} must not be negative")
@@ -172,6 +194,12 @@ def parse_market_facts(payload: Payload) -> pl.DataFrame:
                 raise payload.fail(f"{where} field 'source_name' is empty")
             if not cell["url"].startswith(("http://", "https://")):
                 raise payload.fail(f"{where} field 'url': not an http(s) URL: {cell['url']!r}")
+        quality = row[quality_at].strip().lower() if quality_at is not None else ""
+        if quality and quality not in SOURCE_QUALITIES:
+            raise payload.fail(
+                f"{where} field 'source_quality': {quality!r} is not one of"
+                f" {', '.join(SOURCE_QUALITIES)}"
+            )
         key = (asset, metric, as_of)
         if key in seen:
             raise payload.fail(
@@ -189,6 +217,7 @@ def parse_market_facts(payload: Payload) -> pl.DataFrame:
                 "source_name": cell["source_name"] or None,
                 "url": cell["url"] or None,
                 "note": cell["note"] or None,
+                "source_quality": quality or None,
             }
         )
     if not out:
@@ -197,8 +226,7 @@ def parse_market_facts(payload: Payload) -> pl.DataFrame:
 
 
 def fetch_all(source: Reference) -> tuple[dict[str, pl.DataFrame], list[Payload], list[int]]:
-    """The facts and the asset registry as raw tables, with the facts file's payload."""
-    payload = source.fetch_facts()
-    facts = parse_market_facts(payload)
-    tables = {"raw.reference_facts": facts, "raw.reference_assets": asset_registry()}
-    return tables, [payload.with_as_of(facts["as_of"].max())], [facts.height]
+    """(tables, payloads, rows per payload); any failure raises (for tests and scripts)."""
+    batch = source.batch()
+    batch.raise_failures()
+    return batch.tables, batch.payloads, batch.rows

@@ -1,38 +1,20 @@
-"""FRED series (CPI, Z.1 pension series) into raw.fred_observations."""
-
-
-from dagster import AssetExecutionContext, MaterializeResult, asset
+"""FRED series (CPI, CBBTCUSD, Z.1 pension series) and the FRED series registry."""
 
 from altflow.sources import fred
-from altflow.warehouse import load_raw
-from pipelines.resources import SourcesResource, WarehouseResource
+from assets.ingest.factory import IngestSpec, ingest_asset
 
-
-@asset(
-    key=["raw", "fred_observations"],
-    group_name="ingest",
-    kinds={"python", "duckdb"},
-    tags={"source": "fred"},
-    description="Every FRED series in altflow's registry (CPI, Federal Reserve Z.1 pension "
-    "series), as published by FRED's keyless fredgraph.csv endpoint: one row per series "
-    "and observation date, value in the series' own units.",
+SPEC = IngestSpec(
+    fred.Fred,
+    {
+        fred.OBSERVATIONS_TABLE: "Every FRED series in altflow's registry (CPI, Coinbase "
+        "bitcoin, Federal Reserve Z.1 pension series), as published by FRED's keyless "
+        "fredgraph.csv endpoint: one row per series and observation date, value in the "
+        "series' own units.",
+        fred.REGISTRY_TABLE: "altflow's FRED series registry (altflow.sources.fred.SERIES): "
+        "series id, Z.1 code, altflow series and measure, units, frequency, USD factor and "
+        "sign rule. The Z.1 staging model joins it, so what is fetched and what is mapped "
+        "are one list.",
+    },
+    name="fred_raw",
 )
-def fred_observations(
-    context: AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource
-) -> MaterializeResult:
-    source = sources.source(fred.Fred)
-    wanted, missing = source.split_available(list(fred.SERIES))
-    if missing:
-        context.log.warning(f"fred: not in the embedded snapshot, skipped: {', '.join(missing)}")
-    frame, payloads = fred.fetch_all(source, wanted)
-    rows = [frame.filter(frame["series_id"] == p.dataset).height for p in payloads]
-    load_raw(warehouse.get(), {"raw.fred_observations": frame}, payloads, rows)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": frame.height,
-            "series": ", ".join(p.dataset for p in payloads),
-            "mode": payloads[0].mode,
-            "missing_from_snapshot": ", ".join(missing) or "none",
-            "latest_observation": str(frame["date"].max()),
-        }
-    )
+fred_raw = ingest_asset(SPEC)

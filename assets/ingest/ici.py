@@ -16,25 +16,17 @@ from pipelines.resources import SourcesResource, WarehouseResource
     tags={"source": "ici"},
     description="ICI 'Quarterly Retirement Market Data': US total retirement assets by type "
     "(IRAs, DC plans, private/state and local/federal DB, annuities) and DC plan assets by "
-    "type (401(k), 403(b), 457, TSP, other private DC), long form in US dollars, each figure "
-    "with its release, as-of date and the URL it was read from. Live: the latest release "
-    "workbook ret_YY_qN_data.xls; snapshot: figures stated in ICI's release texts.",
+    "type (401(k), 403(b), 457, TSP, other private DC), long form in US dollars, one row per "
+    "figure and release (every vintage kept) with its release date, as-of date and the URL "
+    "it was read from. Live: the latest release workbook ret_YY_qN_data.xls; snapshot: "
+    "figures stated in ICI's release texts and public copies of its workbook.",
 )
 def ici_retirement_assets(
     warehouse: WarehouseResource, sources: SourcesResource
 ) -> MaterializeResult:
-    frame, payloads = ici.fetch_all(sources.source(ici.Ici))
-    if len(payloads) == 1:
-        rows = [frame.height]
-    else:  # snapshot: one payload per file; government_db has its own file
-        gov = frame.filter(frame["series"] == "government_db").height
-        rows = [frame.height - gov if p.dataset == ici.DATASET else gov for p in payloads]
-    load_raw(warehouse.get(), {"raw.ici_retirement_assets": frame}, payloads, rows)
+    batch = sources.source(ici.Ici).batch()
+    frame = batch.table(ici.RAW_TABLE)
+    load_raw(warehouse.get(), {ici.RAW_TABLE: frame}, batch.payloads, batch.rows)
     return MaterializeResult(
-        metadata={
-            "dagster/row_count": frame.height,
-            "mode": payloads[0].mode,
-            "releases": ", ".join(sorted(set(frame["release"]), key=ici.release_sort_key)[-3:]),
-            "latest_period_end": str(frame["period_end"].max()),
-        }
+        metadata={"dagster/row_count": frame.height, "mode": batch.mode, **batch.metadata}
     )

@@ -3,30 +3,14 @@
 -- 2025 Q3); period_end is the quarter's last day. Levels (FL) are end-of-quarter stocks;
 -- transactions are net new money (FU: the quarter's flow; FA: seasonally adjusted annual
 -- rate), so market gains = change in level - transactions. dc_plans_z1 = private + state and
--- local + federal DC, only for quarters and measures where all three are published. Only the
--- series registered in altflow.sources.fred.SERIES (and present in FRED) produce rows.
-WITH z1 (series_id, series, measure, description) AS (
-    VALUES
-        ('BOGZ1FL574090055Q', 'private_dc_z1', 'level',
-         'Private pension funds; defined contribution plans; total financial assets'),
-        ('BOGZ1FU574090055Q', 'private_dc_z1', 'transactions_quarterly',
-         'Private pension funds; defined contribution plans; total financial assets, transactions'),
-        ('BOGZ1FA574090055Q', 'private_dc_z1', 'transactions_saar',
-         'Private pension funds; defined contribution plans; total financial assets, transactions (SAAR)'),
-        ('BOGZ1FL224090055Q', 'state_local_dc_z1', 'level',
-         'State and local government employee defined contribution retirement funds; total financial assets'),
-        ('BOGZ1FU224090055Q', 'state_local_dc_z1', 'transactions_quarterly',
-         'State and local government employee defined contribution retirement funds; transactions'),
-        ('BOGZ1FA224090055Q', 'state_local_dc_z1', 'transactions_saar',
-         'State and local government employee defined contribution retirement funds; transactions (SAAR)'),
-        ('BOGZ1FL344090055Q', 'federal_dc_z1', 'level',
-         'Federal government employee defined contribution retirement funds (TSP); total financial assets'),
-        ('BOGZ1FU344090055Q', 'federal_dc_z1', 'transactions_quarterly',
-         'Federal government employee defined contribution retirement funds (TSP); transactions'),
-        ('BOGZ1FA344090055Q', 'federal_dc_z1', 'transactions_saar',
-         'Federal government employee defined contribution retirement funds (TSP); transactions (SAAR)'),
-        ('BOGZ1FL594090005Q', 'pension_funds_z1', 'level',
-         'Pension funds (private and public, DB and DC); total financial assets')
+-- local + federal DC, only for quarters and measures where all three are published. The
+-- series come from raw.fred_series (the registry altflow.sources.fred.SERIES), not a list here.
+WITH z1 AS (
+    -- the FRED series registry (altflow.sources.fred.SERIES, written by the FRED ingest):
+    -- one list for what is fetched and what is mapped here
+    SELECT series_id, series, measure, description
+    FROM raw.fred_series
+    WHERE z1_code IS NOT NULL
 ),
 series AS (
     SELECT
