@@ -20,6 +20,7 @@ from tests.conftest import FIXTURES
 TARGETS = (
     "marts.market_prices",
     "marts.market_snapshot",
+    "marts.market_history",
     "marts.asset_returns",
     "marts.bitcoin_price_comparison",
 )
@@ -104,8 +105,8 @@ def fake_payload(source: str, dataset: str) -> Payload:
                    datetime(2025, 7, 1, tzinfo=UTC), "snapshot", END)
 
 
-@pytest.fixture(scope="module")
-def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+def raw_tables(cut: date | None = None) -> tuple[dict[str, pl.DataFrame], list[Payload]]:
+    """The raw inputs of the module's warehouse; with `cut`, only what is dated by then."""
     gold_pm = [*GOLD]
     gold_pm[-3] = None  # a PM fixing missing: the AM one fills in
     lbma_frame = pl.concat([
@@ -153,28 +154,41 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
                 (FIXTURES / "reference" / "market_facts.csv").read_bytes(),
                 datetime.now(UTC), "snapshot")
     )
-    warehouse = Warehouse(tmp_path_factory.mktemp("marts") / "altflow.duckdb")
     payloads = [fake_payload("lbma", d) for d in ("gold_pm", "gold_am", "silver", "platinum_pm")]
     payloads += [fake_payload("coingecko", d) for d in
                  ("global", "coins_markets", "market_chart_bitcoin", "market_chart_ethereum")]
     payloads += [fake_payload("fred", "CPIAUCSL"), fake_payload("fred", "CBBTCUSD"),
                  fake_payload("reference", "market_facts")]
-    load_raw(
-        warehouse,
-        {
-            "raw.lbma_prices": lbma_frame,
-            "raw.coingecko_market_chart": chart,
-            "raw.coingecko_markets": markets,
-            "raw.coingecko_global": global_frame,
-            "raw.fred_observations": fred,
-            "raw.reference_facts": facts,
-            "raw.reference_assets": reference.asset_registry(),
-        },
-        payloads,
-        [1] * len(payloads),
-    )
+    tables = {
+        "raw.lbma_prices": lbma_frame,
+        "raw.coingecko_market_chart": chart,
+        "raw.coingecko_markets": markets,
+        "raw.coingecko_global": global_frame,
+        "raw.fred_observations": fred,
+        "raw.reference_facts": facts,
+        "raw.reference_assets": reference.asset_registry(),
+    }
+    if cut is not None:
+        tables = {
+            name: frame.filter(pl.col(col).cast(pl.Date) <= cut) if col else frame
+            for name, frame in tables.items()
+            for col in [next((c for c in ("date", "as_of", "last_updated", "updated_at")
+                              if c in frame.columns), None)]
+        }
+    return tables, payloads
+
+
+def build_warehouse(path: Path, cut: date | None = None) -> Warehouse:
+    warehouse = Warehouse(path)
+    tables, payloads = raw_tables(cut)
+    load_raw(warehouse, tables, payloads, [1] * len(payloads))
     build_models(warehouse)
     return warehouse
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return build_warehouse(tmp_path_factory.mktemp("marts") / "altflow.duckdb")
 
 
 def snapshot(wh: Warehouse) -> dict[str, dict]:
@@ -401,3 +415,83 @@ def test_marts_build_on_an_empty_crypto_and_facts_side(tmp_path: Path) -> None:
     rows = snapshot(wh)
     assert set(rows) == {"gold"}
     assert "market_cap_usd NULL: no above-ground stock figure" in rows["gold"]["note"]
+
+
+# --- market_history (point in time) -----------------------------------------------------
+
+
+def history(wh: Warehouse, asset: str) -> dict[date, dict]:
+    frame = wh.query("SELECT * FROM marts.market_history WHERE asset = ? ORDER BY date", [asset])
+    return {r["date"]: r for r in frame.iter_rows(named=True)}
+
+
+CUT = date(2024, 11, 15)
+
+
+def test_history_rows_use_nothing_dated_after_their_date(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """Rebuilt from only the data dated by CUT, every row up to CUT is the same."""
+    early = build_warehouse(tmp_path / "cut.duckdb", CUT)
+    sql = ("SELECT * EXCLUDE (note) FROM marts.market_history WHERE date <= ? "
+           "ORDER BY asset, date")
+    full, cut = wh.query(sql, [CUT]), early.query(sql, [CUT])
+    assert full.height == cut.height > 0
+    for a, b in zip(full.iter_rows(named=True), cut.iter_rows(named=True), strict=True):
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert b[key] == pytest.approx(value, rel=1e-9), (a["asset"], a["date"], key)
+            else:
+                assert b[key] == value, (a["asset"], a["date"], key)
+
+
+def test_history_trailing_volatility_and_point_in_time_stock(wh: Warehouse) -> None:
+    gold = history(wh, "gold")
+    day = date(2024, 6, 28)
+    row = gold[day]
+    dated = [(d, p) for d, p in zip(GOLD_DAYS, GOLD, strict=True) if d <= day]
+    one = [p for i, (d, p) in enumerate(dated) if d > date(2023, 6, 28)
+           or (i + 1 < len(dated) and dated[i + 1][0] > date(2023, 6, 28))]
+    assert row["volatility_window"] == "1y"  # 3 years of history not reached yet
+    assert row["annual_volatility"] == pytest.approx(annualised_vol(one, 252), rel=1e-9)
+    # the stock figure dated 2023-12-31 (212,582 t), never the later 219,891 t
+    assert row["market_cap_usd"] == pytest.approx(212582 * OZ_PER_TONNE * row["price_usd"])
+    assert row["market_size_as_of"] == date(2023, 12, 31)
+    before = gold[date(2023, 12, 29)]
+    assert before["market_cap_usd"] is None
+    assert "no above-ground stock figure dated on or before" in before["note"]
+    # the only volume figure is dated 2025-12-31: NULL throughout, with a note
+    assert row["daily_volume_usd"] is None and "daily_volume_usd NULL" in row["note"]
+
+
+def test_history_latest_rows_agree_with_the_snapshot(wh: Warehouse) -> None:
+    snap = snapshot(wh)
+    for asset in ("bitcoin", "ether", "silver"):
+        last = list(history(wh, asset).values())[-1]
+        s = snap[asset]
+        assert last["date"] == s["as_of"], asset
+        assert last["price_usd"] == s["price_usd"], asset
+        assert last["annual_volatility"] == pytest.approx(s["annual_volatility"], rel=1e-12)
+        for key in ("market_cap_usd", "daily_volume_usd"):
+            if s[key] is None:
+                assert last[key] is None, (asset, key)
+            else:
+                assert last[key] == pytest.approx(s[key], rel=1e-12), (asset, key)
+    btc = history(wh, "bitcoin")
+    assert btc[date(2025, 7, 1)]["dataset"] == "coins_markets"  # the newer markets reading
+    assert btc[END]["dataset"] == "market_chart_bitcoin"
+
+
+def test_history_private_markets_by_figure_date(wh: Warehouse) -> None:
+    pe = history(wh, "private_equity")
+    assert list(pe) == [date(2024, 12, 31), date(2025, 6, 30)]
+    assert pe[date(2024, 12, 31)]["aum_usd"] == 8e12
+    assert pe[date(2024, 12, 31)]["dry_powder_usd"] is None
+    assert pe[date(2025, 6, 30)]["dry_powder_usd"] == 2.515e12
+    assert pe[date(2025, 6, 30)]["price_usd"] is None
+    assert pe[date(2025, 6, 30)]["note"].startswith("appraisal-priced")
+    pc = history(wh, "private_credit")
+    assert pc[date(2023, 6, 30)]["aum_usd"] == 1.71e12 and pc[date(2023, 12, 31)]["aum_usd"] == 2e12
+    keys = wh.query("SELECT count(*) AS n, count(DISTINCT (asset, date)) AS k"
+                    " FROM marts.market_history")
+    assert keys["n"][0] == keys["k"][0]

@@ -107,7 +107,10 @@ def test_private_markets_get_shares_and_no_price() -> None:
     assert pe["cumulative_flow_usd"] == pytest.approx(0.015 * 0.8 * BASE, rel=1e-12)
     assert pe["price_impact"] is None and pe["price_impact_p50"] is None
     assert pe["execution_impact"] is None and pe["market_cap_usd"] is None
-    assert pe["note"] == "appraisal-priced: no market price"
+    # the class split names the members it left out, on each asset's rows and in the summary
+    assert pe["note"] == ("appraisal-priced: no market price; private_markets split by AUM over "
+                          "private_equity, real_estate only, leaving out private_credit (no "
+                          "market data), infrastructure (no market data)")
     assert pe["share_of_aum"] == pytest.approx(1.2e10 / 6e12, rel=1e-12)
     assert pe["share_of_dry_powder"] == pytest.approx(1.2e10 / 1.2e12, rel=1e-12)
     # the flow arrived in year 1: the trailing four quarters to year 2 hold none of it
@@ -115,9 +118,11 @@ def test_private_markets_get_shares_and_no_price() -> None:
     y1 = row(r, "private_equity", date(2026, 6, 30))
     assert y1["share_of_annual_fundraising"] == pytest.approx(1.2e10 / 0.6e12, rel=1e-12)
     assert re_["share_of_annual_fundraising"] is None
-    assert re_["note"] == ("appraisal-priced: no market price; no annual fundraising in market "
-                           "data; no dry powder in market data")
+    assert re_["note"].startswith("appraisal-priced: no market price; no annual fundraising in "
+                                  "market data; no dry powder in market data; private_markets")
     s = r.summary.row(0, named=True)
+    assert s["split_left_out"] == "infrastructure, private_credit"
+    assert "leaving out private_credit (no market data)" in s["split_note"]
     assert s["headline_asset"] is None and s["headline_price_impact"] is None
     assert s["flow_private_markets_usd"] == pytest.approx(0.015 * BASE, rel=1e-12)
 
@@ -127,8 +132,8 @@ def test_missing_market_data_gives_null_and_a_note() -> None:
     s = row(r, "silver")
     assert s["share_of_market_cap"] is None and s["days_of_volume"] is None
     assert s["price_impact"] is None and s["execution_impact"] is None
-    assert s["note"] == ("no market cap in market snapshot; no daily volume in market snapshot; "
-                         "no volatility in market snapshot")
+    assert s["note"] == ("no market cap in market data; no daily volume in market data; "
+                         "no volatility in market data")
 
 
 def test_horizons_are_year_ends_and_the_last_quarter() -> None:
@@ -161,9 +166,10 @@ def test_json_and_text_outputs() -> None:
     assert doc["summary"]["horizon_end"] == "2027-06-30"
     assert doc["summary"]["total_flow_usd"] == pytest.approx(2e10)
     text = r.to_text()
-    assert "Total flow $20.00 bn" in text
+    assert "Total flow $20.0 bn central" in text
     assert "Impact at 2027-06-30" in text
     assert "appraisal-priced: no market price" in text
+    assert "Base date 2025-06-30 (the pool's latest date)" in text
 
 
 def test_monte_carlo_bands_are_ordered_and_bracket_the_central_flow() -> None:
@@ -191,3 +197,153 @@ def test_every_default_is_documented_in_model_md() -> None:
             url = part.split()[0]
             if url.startswith("http"):
                 assert url in doc, (d.name, url)
+
+
+# --- point in time, prices, overrides -----------------------------------------------------
+
+def _btc(day: date, price: float, cap: float) -> MarketInput:
+    return MarketInput("bitcoin", "crypto", cap, 40e9, 0.5, price_usd=price, as_of=day,
+                       source="coingecko")
+
+
+def _history():
+    from altflow.scenarios.inputs import MarketHistory
+
+    gold = [MarketInput("gold", "precious_metals", 20e12, 100e9, 0.16, price_usd=2900.0,
+                        as_of=date(2025, 3, 28))]
+    btc = [_btc(date(2025, 3, 31), 82_000.0, 1.63e12), _btc(date(2025, 8, 15), 117_340.0,
+           2.3353e12), _btc(date(2026, 7, 18), 64_800.0, 1.29e12)]
+    pe = [MarketInput("private_equity", "private_markets", None, None, None, aum_usd=4.7e12,
+                      as_of=date(2024, 6, 30))]
+    return MarketHistory({"gold": gold, "bitcoin": btc, "private_equity": pe})
+
+
+def scen(body: str):
+    sc, problems = check_text("name: t\n" + body, "t.yaml")
+    assert problems == [], problems
+    return sc
+
+
+BTC_1PCT = ("pool: {base_usd: 12.2e12, growth_rate: 0}\nhorizon_years: 1\n"
+            "allocations: {bitcoin: 0.01}\nadoption: {curve: immediate}\n")
+
+
+def test_market_history_at_takes_the_latest_row_on_or_before_the_day() -> None:
+    h = _history()
+    assert h.latest_date == date(2026, 7, 18)
+    at = h.at(date(2025, 8, 14))
+    assert at["bitcoin"].as_of == date(2025, 3, 31) and at["gold"].as_of == date(2025, 3, 28)
+    assert h.at(date(2025, 8, 15))["bitcoin"].price_usd == 117_340.0
+    assert set(h.at(date(2024, 1, 1))) == set()  # nothing dated by then
+    assert h["bitcoin"].as_of == date(2026, 7, 18)  # the mapping view: latest
+
+
+def test_base_date_is_start_and_no_later_market_row_is_used() -> None:
+    r = run_scenario(scen(BTC_1PCT + "start: 2025-08-15\n"), None, _history())
+    b = row(r, "bitcoin")
+    assert b["base_date"] == date(2025, 8, 15) and b["market_as_of"] == date(2025, 8, 15)
+    assert b["pool_as_of"] == date(2025, 8, 15)
+    assert b["start_price_usd"] == 117_340.0 and b["market_cap_usd"] == 2.3353e12
+    impact = dft.BTC_M_CENTRAL * 122e9 / 2.3353e12
+    assert b["price_impact"] == pytest.approx(impact, rel=1e-12)
+    assert b["implied_price_usd"] == pytest.approx(117_340.0 * (1 + impact), rel=1e-12)
+    assert b["implied_market_cap_usd"] == pytest.approx(2.3353e12 * (1 + impact), rel=1e-12)
+    # Bitwise: ~+63 % to ~$194,000 on this market state
+    assert b["implied_price_usd"] == pytest.approx(194_000, rel=0.02)
+    assert b["note"] is None and b["overridden"] is None
+    # a start before every row of an asset: that asset has no state (not a later one)
+    with pytest.raises(ValueError, match="no market data for asset 'bitcoin' on or before"):
+        run_scenario(scen(BTC_1PCT + "start: 2024-12-31\n"), None, _history())
+
+
+def test_default_base_date_is_the_latest_market_date_and_the_pool_is_grown() -> None:
+    body = ("pool: {series: dc_plans, growth_rate: 0.05}\nhorizon_years: 1\n"
+            "allocations: {bitcoin: 0.01, gold: 0.01}\nadoption: {curve: immediate}\n")
+    pool = PoolInput("dc_plans", date(2025, 9, 30), 13.0e12)
+    r = run_scenario(scen(body), pool, _history())
+    s = r.summary.row(0, named=True)
+    assert s["base_date"] == date(2026, 7, 18) and s["pool_as_of"] == date(2025, 9, 30)
+    years = (date(2026, 7, 18) - date(2025, 9, 30)).days / 365.25
+    assert s["base_usd"] == pytest.approx(13.0e12 * 1.05**years, rel=1e-12)
+    assert s["pool_note"].startswith("estimate: dc_plans of 2025-09-30 grown to 2026-07-18")
+    assert s["base_date_rule"] == "the latest date with market data"
+    g = row(r, "gold")
+    assert g["market_as_of"] == date(2025, 3, 28)
+    assert "market state of 2025-03-28, 477 days before the base date 2026-07-18" in g["note"]
+    assert row(r, "bitcoin")["note"] is None
+
+
+def test_a_pool_dated_after_the_base_date_is_refused() -> None:
+    body = ("pool: {series: dc_plans}\nhorizon_years: 1\nallocations: {bitcoin: 0.01}\n"
+            "adoption: {curve: immediate}\nstart: 2025-08-15\n")
+    pool = PoolInput("dc_plans", date(2025, 9, 30), 13.0e12)
+    with pytest.raises(ValueError, match="after the base date 2025-08-15"):
+        run_scenario(scen(body), pool, _history())
+
+
+def test_implied_price_bands_follow_the_impact_bands() -> None:
+    r = run_scenario(scen(BTC_1PCT + "start: 2025-08-15\nuncertainty: {draws: 500, seed: 3}\n"),
+                     None, _history())
+    b = row(r, "bitcoin")
+    for q in ("p05", "p50", "p95"):
+        assert b[f"implied_price_usd_{q}"] == pytest.approx(
+            117_340.0 * (1 + b[f"price_impact_{q}"]), rel=1e-12)
+    assert b["implied_price_usd_p05"] < b["implied_price_usd_p50"] < b["implied_price_usd_p95"]
+    s = r.summary.row(0, named=True)
+    assert s["headline_implied_price_usd"] == pytest.approx(b["implied_price_usd"], rel=1e-12)
+    assert s["headline_market_as_of"] == date(2025, 8, 15)
+
+
+def test_market_overrides_replace_inputs_and_are_named() -> None:
+    body = BTC_1PCT + ("start: 2025-08-15\nimpact:\n  market:\n"
+                       "    bitcoin: {price_usd: 119018, market_cap_usd: 2.368e12}\n")
+    b = row(run_scenario(scen(body), None, _history()), "bitcoin")
+    assert b["start_price_usd"] == 119018 and b["market_cap_usd"] == 2.368e12
+    assert b["overridden"] == "price_usd, market_cap_usd"
+    assert "overridden by the scenario: price_usd, market_cap_usd" in b["note"]
+    assert b["implied_price_usd"] == pytest.approx(
+        119018 * (1 + dft.BTC_M_CENTRAL * 122e9 / 2.368e12), rel=1e-12)
+    assert b["implied_price_usd"] == pytest.approx(194_000, rel=0.005)
+    # a price alone rescales the cap (supply held)
+    body = BTC_1PCT + "start: 2025-08-15\nimpact: {market: {bitcoin: {price_usd: 58670}}}\n"
+    b = row(run_scenario(scen(body), None, _history()), "bitcoin")
+    assert b["market_cap_usd"] == pytest.approx(2.3353e12 * 58670 / 117_340.0, rel=1e-12)
+    assert b["overridden"] == "price_usd, market_cap_usd (rescaled with price_usd)"
+
+
+def test_an_override_supplies_an_asset_the_warehouse_lacks() -> None:
+    body = ("pool: {base_usd: 1.0e12, growth_rate: 0}\nhorizon_years: 1\n"
+            "allocations: {silver: 0.01}\nadoption: {curve: immediate}\nstart: 2025-08-15\n"
+            "impact: {market: {silver: {price_usd: 38, market_cap_usd: 2.0e12, "
+            "daily_volume_usd: 5.0e9, annual_volatility: 0.3}}}\n")
+    markets = {**MARKETS, "silver": MarketInput("silver", "precious_metals", None, None, None)}
+    s = row(run_scenario(scen(body), None, markets), "silver")
+    assert s["share_of_market_cap"] == pytest.approx(1e10 / 2e12, rel=1e-12)
+    assert s["implied_price_usd"] == pytest.approx(38 * (1 + 37.4 * 0.005), rel=1e-12)
+
+
+def test_no_column_is_typed_null_even_when_every_value_is_missing() -> None:
+    r = run("{private_markets: 0.015}", years=2)
+    for name in ("flows", "impact", "summary", "sensitivity"):
+        frame = getattr(r, name)
+        nulls = [c for c, t in frame.schema.items() if t == pl.Null]
+        assert nulls == [], (name, nulls)
+    assert r.impact.schema["share_of_annual_fundraising"] == pl.Float64
+    assert r.impact.schema["implied_price_usd"] == pl.Float64
+    assert r.impact.schema["market_as_of"] == pl.Date
+
+
+def test_text_output_labels_bands_explains_columns_and_says_the_market_date() -> None:
+    body = BTC_1PCT + "start: 2025-08-15\nuncertainty: {draws: 500, seed: 3}\n"
+    sc = scen(body.replace("{bitcoin: 0.01}", "{bitcoin: 0.01, private_equity: 0.01}"))
+    text = run_scenario(sc, None, _history()).to_text()
+    assert "Market data used: bitcoin as of 2025-08-15, private_equity as of 2024-06-30" in text
+    assert "Base date 2025-08-15 (the scenario's start)" in text
+    assert "central (p05" in text and "'p05 to p95' is the Monte Carlo band" in text
+    assert "implied $192,000 central" in text  # three significant figures
+    for column in ("cum. flow", "% of cap", "days of vol.", "exec. p50", "% of AUM",
+                   "implied price", "price impact"):
+        assert f"  {column}: " in text, column
+    notes = [line for line in text.splitlines() if line.startswith("  [")]
+    assert len(notes) == len(set(n.split("] ", 1)[1] for n in notes))  # no repeated notes
+    assert "4 digits" not in text and "$122 bn" in text

@@ -26,6 +26,8 @@ class Default:
     as_of: str
     note: str
     status: str = "sourced"  # sourced | derived | assumption | convention
+    # for a (low, central, high) triple: what each end is, in its source's own terms
+    bounds: tuple[str, str, str] | None = None
 
 
 # --- published inputs the fits and derivations rest on -------------------------------------
@@ -121,6 +123,24 @@ NET_CONTRIBUTION_FALLBACK = 0.0
 SENSITIVITY_ALLOCATION_SCALE = (0.5, 1.0, 2.0)
 SENSITIVITY_UPTAKE = (0.1, 0.25, 0.5, 1.0)
 APPRAISAL_NOTE = "appraisal-priced: no market price"
+# A market state older than this before the base date gets a note (weekends and exchange
+# holidays leave metals without a fixing for up to four days; crypto trades daily).
+MARKET_STATE_TOLERANCE_DAYS = 7
+# Private-market sizes are annual or semi-annual published figures.
+APPRAISAL_STATE_TOLERANCE_DAYS = 366
+# What market_cap_usd measures, per class; the multipliers are defined against it.
+MARKET_CAP_BASIS: dict[str, str] = {
+    "precious_metals": "above-ground stock x price (jewellery included)",
+    "crypto": "circulating supply x price (CoinGecko)",
+}
+GOLD_INVESTOR_CB_HOLDINGS_USD = 12.6e12
+GOLD_ABOVE_GROUND_TONNES_2025 = 219_891.0
+SPLIT_RULE = (
+    "a class allocation splits over the class members that have market data at the base "
+    "date, in proportion to market cap (market-priced classes) or AUM (private markets); "
+    "members without a size are left out and named in the outputs; if none has a size the "
+    "split is equal"
+)
 
 _ICI_Q1_2025 = "https://www.ici.org/statistical-report/ret_25_q1"
 _BRIGHTSCOPE = (
@@ -152,6 +172,7 @@ _WGC_STOCK = (
 _TOTH = "https://doi.org/10.1103/PhysRevX.1.021006"
 _SQRT_RANGE = "https://www.signaltrace.wiki/markov-model/Concepts/Square-Root-Law-of-Market-Impact"
 _DONIER = "https://papers.ssrn.com/sol3/papers.cfm?abstract_id=2536001"
+_WGC_2026 = "https://www.gold.org/goldhub/research/gold-strategic-asset-2026-edition/20449"
 
 DEFAULTS: tuple[Default, ...] = (
     Default(
@@ -212,6 +233,12 @@ DEFAULTS: tuple[Default, ...] = (
         "(the 19.9m supply is an assumption from the issuance schedule); high: BofA Mar 2021, "
         "$93m moves BTC 1 % at a ~$1.1tn cap, M = 0.01 x 1.1e12 / 93e6 = 118.",
         "derived",
+        bounds=(
+            "Glassnode: the low end of its stated '4-5x' range",
+            "implied by Bitwise's point estimate (+63 % to ~$194k on $122bn)",
+            "Bank of America's point estimate ($93m per 1 %), at a much smaller 2021 cap; "
+            "no source calls it an upper bound",
+        ),
     ),
     Default(
         "multiplier_ether", BTC_M, "dP/P per flow/market cap", "none: no public estimate found",
@@ -223,8 +250,17 @@ DEFAULTS: tuple[Default, ...] = (
         "Goldman Sachs: +1.7 % price per 100 t of conviction-buyer net purchases (Aug 2025), "
         "'at least 2.4 %' per 100 t (2024); ~220,000 t above ground (GS; WGC: 219,891 t "
         "end-2025). 100 t is 100/220,000 of the stock's value, so M = 0.017 x 2,200 = 37.4 "
-        "(central) and 0.024 x 2,200 = 52.8 (high). low = central / 2 is an assumption.",
+        "(central) and 0.024 x 2,200 = 52.8 (high). low = central / 2 is an assumption. "
+        "M is defined against the whole above-ground stock (market_cap_basis); against "
+        "WGC's ~$12.6tn of investor and central-bank holdings it would be about 0.41 x as "
+        "large.",
         "derived",
+        bounds=(
+            "assumption: central / 2; no published figure below Goldman's was found",
+            "Goldman Sachs (Aug 2025) point estimate: +1.7 % per 100 t",
+            "Goldman Sachs (2024) 'at least 2.4 %' per 100 t: the LOWER bound of that "
+            "regression, used as the top of the range for want of a published upper bound",
+        ),
     ),
     Default(
         "multiplier_silver_platinum_palladium", GOLD_M, "dP/P per flow/market cap",
@@ -235,6 +271,31 @@ DEFAULTS: tuple[Default, ...] = (
         f"{_TOTH} ; {_SQRT_RANGE} ; {_DONIER}", "2011 / 2015 / undated wiki page",
         "Square-root law I = Y sigma_daily sqrt(Q/V): Y of order one (Toth et al. 2011); "
         "calibrated prefactors 0.5-1.0; the law holds on bitcoin (Donier & Bonart 2015).",
+    ),
+    Default(
+        "gold_market_cap_basis", GOLD_ABOVE_GROUND_TONNES_2025, "tonnes", f"{_WGC_STOCK} ; "
+        f"{_WGC_2026}", "2025-12-31",
+        "Gold's market_cap_usd is the whole above-ground stock (the latest WGC figure dated "
+        "on or before the base date: 219,891 t at end-2025, jewellery ~44 % included) x the "
+        "LBMA price, about $31tn at $4,400/oz; the gold multiplier is defined on this basis. "
+        "WGC values physical holdings of investors and central banks at about $12.6tn "
+        "(Gold as a strategic asset, 2026 edition); to use that basis, override "
+        "impact.market.gold.market_cap_usd and scale the multiplier by the same ratio.",
+        "convention",
+    ),
+    Default(
+        "class_split_rule", 0.0, "rule", "none", "n/a", SPLIT_RULE[0].upper() + SPLIT_RULE[1:]
+        + ".", "assumption",
+    ),
+    Default(
+        "market_state_tolerance_days", float(MARKET_STATE_TOLERANCE_DAYS), "days", "convention",
+        "n/a", "A market-priced asset's state dated more than this before the base date gets a "
+        "note (metals have no fixing on weekends and holidays).", "convention",
+    ),
+    Default(
+        "appraisal_state_tolerance_days", float(APPRAISAL_STATE_TOLERANCE_DAYS), "days",
+        "convention", "n/a", "The same for private markets, whose sizes are annual or "
+        "semi-annual published figures.", "convention",
     ),
     Default(
         "trading_days_precious_metals", TRADING_DAYS_PER_YEAR["precious_metals"], "days/year",

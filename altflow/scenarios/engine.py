@@ -40,7 +40,11 @@ class PoolInput:
 
 @dataclass(frozen=True)
 class MarketInput:
-    """One asset's size and liquidity, as marts.market_snapshot gives them."""
+    """One asset's price, size and liquidity on one date (a marts.market_history row).
+
+    ``as_of`` is the date of the observation; ``overridden`` names the fields the scenario's
+    ``impact.market`` replaced.
+    """
 
     asset: str
     asset_class: str
@@ -51,6 +55,27 @@ class MarketInput:
     annual_fundraising_usd: float | None = None
     dry_powder_usd: float | None = None
     note: str | None = None
+    price_usd: float | None = None
+    as_of: date | None = None
+    source: str | None = None
+    overridden: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one allocation key spreads over assets, and which members were left out why."""
+
+    key: str
+    weights: dict[str, float]
+    left_out: dict[str, str]  # asset -> reason
+    rule: str  # "asset" | "by market size" | "equal"
+
+    def note(self) -> str | None:
+        if not self.left_out:
+            return None
+        gone = ", ".join(f"{a} ({why})" for a, why in self.left_out.items())
+        over = ", ".join(self.weights)
+        return f"{self.key} split {self.rule} over {over} only, leaving out {gone}"
 
 
 @dataclass
@@ -73,6 +98,10 @@ class Paths:
     execution_constant: np.ndarray  # (D,)
     growth_rate: np.ndarray  # (D,)
     net_contribution_rate: np.ndarray  # (D,)
+    base_date: date | None = None
+    pool_as_of: date | None = None  # date of the pool figure the base was taken from
+    pool_note: str | None = None  # how the base was obtained (estimate, fixed figure)
+    splits: tuple[Split, ...] = ()
 
     @property
     def draws(self) -> int:
@@ -147,30 +176,41 @@ class Sampler:
 
 def _size(m: MarketInput) -> float | None:
     size = m.market_cap_usd if m.asset_class in MARKET_PRICED else m.aum_usd
-    if size is None:
-        size = m.market_cap_usd if m.market_cap_usd is not None else m.aum_usd
     return size if size is not None and size > 0 else None
 
 
-def split_weights(key: str, markets: Mapping[str, MarketInput]) -> dict[str, float]:
+def class_split(key: str, markets: Mapping[str, MarketInput]) -> Split:
     """How an allocation to `key` spreads over assets: itself, or a class by market size.
 
-    A class splits over its members present in `markets` by market cap (AUM for private
-    markets); members without a size are left out, and if none has one the split is equal.
+    The rule (defaults ``class_split_rule``): a class splits over its members by market cap
+    (AUM for private markets) at the base date; members without a size, or without market
+    data, are left out and named; if none has a size the split is equal.
     """
     if key in ASSET_CLASS:
         if key not in markets:
-            raise ValueError(f"no market data for asset {key!r}")
-        return {key: 1.0}
+            raise ValueError(f"no market data for asset {key!r} on or before the base date")
+        return Split(key, {key: 1.0}, {}, "asset")
     members = [a for a in CLASSES[key] if a in markets]
     if not members:
-        raise ValueError(f"no market data for any asset of class {key!r}")
+        raise ValueError(f"no market data for any asset of class {key!r} on or before the "
+                         "base date")
+    what = "market cap" if key in MARKET_PRICED else "AUM"
+    left_out = {a: "no market data" for a in CLASSES[key] if a not in markets}
     sizes = {a: _size(markets[a]) for a in members}
     sized = {a: s for a, s in sizes.items() if s is not None}
     if not sized:
-        return {a: 1.0 / len(members) for a in members}
+        return Split(key, {a: 1.0 / len(members) for a in members}, left_out, "equally")
+    for a in members:
+        if a not in sized:
+            left_out[a] = f"no {what}"
+    left_out = {a: left_out[a] for a in CLASSES[key] if a in left_out}
     total = sum(sized.values())
-    return {a: s / total for a, s in sized.items()}
+    return Split(key, {a: s / total for a, s in sized.items()}, left_out, f"by {what}")
+
+
+def split_weights(key: str, markets: Mapping[str, MarketInput]) -> dict[str, float]:
+    """The weights of :func:`class_split`."""
+    return class_split(key, markets).weights
 
 
 def _asset_value(table: Mapping[str, Param], asset: str, prefix: str) -> tuple[str, Param] | None:
@@ -223,8 +263,15 @@ CURVE_DEFAULTS: dict[str, dict[str, float]] = {
 # --- simulation -------------------------------------------------------------------------------
 
 def _base_and_growth(
-    scenario: Scenario, pool: PoolInput | None, sample: Sampler
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, date]:
+    scenario: Scenario, pool: PoolInput | None, sample: Sampler, base_date: date | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, date, date | None, str | None]:
+    """Pool at the base date, growth, net contributions, base date, pool date and note.
+
+    The base date is `start`, else the caller's (the latest market date), else the pool's
+    own date. A series value older than the base date is grown to it at the growth rate and
+    labelled as an estimate; a value dated after it is never used (the caller picks the
+    observation on or before the base date).
+    """
     spec = scenario.pool
     growth_p = spec.growth_rate
     if growth_p is None:
@@ -238,20 +285,28 @@ def _base_and_growth(
     ncr = sample("pool.net_contribution_rate", ncr_p)
     if scenario.start is not None:
         base_date = scenario.start
-    elif pool is not None:
+    elif base_date is None:
+        if pool is None:
+            raise ValueError(f"scenario {scenario.name!r}: no pool input and no `start` date")
         base_date = pool.period_end
-    else:
-        raise ValueError(f"scenario {scenario.name!r}: no pool input and no `start` date")
     if spec.base_usd is not None:
         base = sample("pool.base_usd", spec.base_usd)
-    elif pool is not None:
-        base = np.full(sample.n, float(pool.value_usd))
-        gap = (base_date - pool.period_end).days / 365.25
-        if gap > 0:
-            base = base * (1.0 + growth) ** gap
-    else:
-        raise ValueError(f"scenario {scenario.name!r}: no pool input and no `base_usd`")
-    return base, growth, ncr, base_date
+        return (base, growth, ncr, base_date, base_date,
+                "fixed pool.base_usd of the scenario file, taken as of the base date")
+    if pool is None:
+        raise ValueError(f"scenario {scenario.name!r}: no value of series "
+                         f"{spec.series!r} on or before the base date {base_date}")
+    if pool.period_end > base_date:
+        raise ValueError(f"scenario {scenario.name!r}: pool value dated {pool.period_end}, "
+                         f"after the base date {base_date}")
+    base = np.full(sample.n, float(pool.value_usd))
+    note = None
+    gap = (base_date - pool.period_end).days / 365.25
+    if gap > 0:
+        base = base * (1.0 + growth) ** gap
+        note = (f"estimate: {spec.series} of {pool.period_end} grown to {base_date} at "
+                f"{100 * float(growth[0]):.1f} %/yr")
+    return base, growth, ncr, base_date, pool.period_end, note
 
 
 def simulate(
@@ -260,21 +315,26 @@ def simulate(
     markets: Mapping[str, MarketInput],
     draws: int = 0,
     seed: int = 0,
+    base_date: date | None = None,
 ) -> Paths:
-    """Project pool, adoption, holdings and flows; draws=0 gives the central path."""
+    """Project pool, adoption, holdings and flows; draws=0 gives the central path.
+
+    `markets` must already be the state at the base date (see inputs.MarketHistory.at).
+    """
     sample = Sampler(draws, seed)
     n_q = scenario.quarters
 
-    splits = {k: split_weights(k, markets) for k in scenario.allocations}
-    assets = tuple(a for a in ASSET_CLASS if any(a in s for s in splits.values()))
+    splits = {k: class_split(k, markets) for k in scenario.allocations}
+    assets = tuple(a for a in ASSET_CLASS if any(a in s.weights for s in splits.values()))
     col = {a: i for i, a in enumerate(assets)}
     allocation = np.zeros((sample.n, len(assets)))
     for key, value in scenario.allocations.items():
         w = sample(f"allocations.{key}", value)
-        for asset, share in splits[key].items():
+        for asset, share in splits[key].weights.items():
             allocation[:, col[asset]] += w * share
 
-    base, growth, ncr, base_date = _base_and_growth(scenario, pool, sample)
+    base, growth, ncr, base_date, pool_as_of, pool_note = _base_and_growth(
+        scenario, pool, sample, base_date)
     ad = scenario.adoption
     plan_share = sample("adoption.plan_share", ad.plan_share)
     uptake = sample("adoption.uptake", ad.uptake)
@@ -323,6 +383,10 @@ def simulate(
         execution_constant=exec_y,
         growth_rate=growth,
         net_contribution_rate=ncr,
+        base_date=base_date,
+        pool_as_of=pool_as_of,
+        pool_note=pool_note,
+        splits=tuple(splits.values()),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
@@ -43,10 +44,15 @@ class MarketVectors:
     dry_powder: np.ndarray
     priced: np.ndarray  # bool: has a market price
     notes: tuple[str | None, ...]
+    price: np.ndarray = field(default_factory=lambda: np.zeros(0))  # start price, USD
+    as_of: tuple[date | None, ...] = ()
+    overridden: tuple[str | None, ...] = ()
 
     @classmethod
     def build(cls, paths: Paths, markets: Mapping[str, MarketInput]) -> MarketVectors:
-        cap, vol, sig, days, aum, fund, dry, priced, notes = ([] for _ in range(9))
+        cap, vol, sig, days, aum, fund, dry, priced, notes, price = ([] for _ in range(10))
+        split_notes = {a: [s.note() for s in paths.splits if a in s.weights and s.note()]
+                       for a in paths.assets}
         for asset, klass in zip(paths.assets, paths.asset_class, strict=True):
             m = markets[asset]
             is_priced = klass in MARKET_PRICED
@@ -60,33 +66,56 @@ class MarketVectors:
             aum.append(_num(m.aum_usd) if not is_priced else float("nan"))
             fund.append(_num(m.annual_fundraising_usd) if not is_priced else float("nan"))
             dry.append(_num(m.dry_powder_usd) if not is_priced else float("nan"))
-            notes.append(_note(m, is_priced))
+            price.append(_num(m.price_usd) if is_priced else float("nan"))
+            parts = [*_notes(m, is_priced, paths.base_date), *split_notes[asset]]
+            notes.append("; ".join(dict.fromkeys(parts)) or None)
         arr = np.asarray
         return cls(arr(cap), arr(vol), arr(sig), arr(days), arr(aum), arr(fund), arr(dry),
-                   arr(priced, dtype=bool), tuple(notes))
+                   arr(priced, dtype=bool), tuple(notes), arr(price, dtype=float),
+                   tuple(markets[a].as_of for a in paths.assets),
+                   tuple(", ".join(markets[a].overridden) or None for a in paths.assets))
 
 
-def _note(m: MarketInput, priced: bool) -> str | None:
-    """Why a column is NULL for this asset, or the snapshot's own note."""
+_PRICED_FIELDS = (("market_cap_usd", "market cap"), ("daily_volume_usd", "daily volume"),
+                  ("annual_volatility", "volatility"))
+_APPRAISAL_FIELDS = (("aum_usd", "AUM"), ("annual_fundraising_usd", "annual fundraising"),
+                     ("dry_powder_usd", "dry powder"))
+
+
+def _notes(m: MarketInput, priced: bool, base_date: date | None) -> list[str]:
+    """Why a column is NULL for this asset, how old its state is, what was overridden.
+
+    The market row's own "<column> NULL: <reason>" explanations replace the generic "in
+    market data" wording; its other remarks are left to the market marts.
+    """
+    reasons = {}
+    for part in (m.note or "").split("; "):
+        column, sep, why = part.partition(" NULL: ")
+        if sep:
+            reasons[column] = why.replace("this date", str(m.as_of)) if m.as_of else why
     parts: list[str] = []
     if not priced:
         parts.append(dft.APPRAISAL_NOTE)
-        for value, what in ((m.aum_usd, "AUM"), (m.annual_fundraising_usd, "annual fundraising"),
-                            (m.dry_powder_usd, "dry powder")):
-            if value is None:
-                parts.append(f"no {what} in market data")
-    else:
-        if m.market_cap_usd is None:
-            parts.append("no market cap in market snapshot")
-        if m.daily_volume_usd is None:
-            parts.append("no daily volume in market snapshot")
-        if m.annual_volatility is None:
-            parts.append("no volatility in market snapshot")
-        if dft.default_multiplier(m.asset) is None:
-            parts.append("no documented price-impact multiplier")
-    if m.note:
-        parts.append(m.note)
-    return "; ".join(parts) or None
+    for column, label in _PRICED_FIELDS if priced else _APPRAISAL_FIELDS:
+        if getattr(m, column) is None:
+            why = reasons.get(column)
+            parts.append(f"no {label}: {why}" if why else f"no {label} in market data")
+    if priced and dft.default_multiplier(m.asset) is None:
+        parts.append("no documented price-impact multiplier")
+    if base_date is not None and m.as_of is not None:
+        age = (base_date - m.as_of).days
+        tolerance = dft.MARKET_STATE_TOLERANCE_DAYS if priced else \
+            dft.APPRAISAL_STATE_TOLERANCE_DAYS
+        if age > tolerance:
+            what = "market state" if priced else "size figures"
+            parts.append(f"{what} of {m.as_of}, {age} days before the base date {base_date} "
+                         f"(tolerance {tolerance} days)")
+    if m.overridden:
+        parts.append(f"overridden by the scenario: {', '.join(m.overridden)}")
+        if "market_cap_usd" in m.overridden and m.asset_class == "precious_metals":
+            parts.append("the default multiplier is defined on the above-ground stock; scale "
+                         "it if this cap is on another basis")
+    return parts
 
 
 def _signed_sqrt(x: np.ndarray) -> np.ndarray:

@@ -9,19 +9,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from altflow.display import usd
-
 from . import defaults as dft
-from .engine import MarketInput, Paths, PoolInput, quantiles, quantiles_many, simulate
+from .engine import (
+    MarketInput,
+    Paths,
+    PoolInput,
+    quantiles,
+    quantiles_many,
+    simulate,
+)
 from .impact import ImpactResult, SensitivityResult, compute_impact, sensitivity
-from .spec import CLASSES, Scenario, central
+from .spec import ASSET_CLASS, CLASSES, Scenario, central
 
 BANDS = ("p05", "p50", "p95")
 
@@ -49,12 +54,20 @@ def run_scenario(
     scenario: Scenario,
     pool: PoolInput | None,
     markets: Mapping[str, MarketInput],
+    base_date: date | None = None,
 ) -> ScenarioResult:
-    """Simulate the central path and the Monte Carlo, then build the four tables."""
-    c = simulate(scenario, pool, markets, draws=0)
+    """Simulate the central path and the Monte Carlo, then build the four tables.
+
+    `markets` is either the state to use, or a history with ``at(day)`` and
+    ``latest_date`` (inputs.MarketHistory): then the state is each asset's latest row on or
+    before the base date. Either way no market row dated after the base date is used.
+    """
+    day, state, rule = market_state(scenario, pool, markets, base_date)
+    c = simulate(scenario, pool, state, draws=0, base_date=day)
     u = scenario.uncertainty
-    mc = simulate(scenario, pool, markets, draws=u.draws, seed=u.seed) if u.draws > 0 else None
-    imp = compute_impact(c, mc, markets)
+    mc = simulate(scenario, pool, state, draws=u.draws, seed=u.seed, base_date=day) \
+        if u.draws > 0 else None
+    imp = compute_impact(c, mc, state)
     scales = scenario.sensitivity.allocation_scale or dft.SENSITIVITY_ALLOCATION_SCALE
     uptakes = scenario.sensitivity.uptake
     if uptakes is None:
@@ -62,10 +75,60 @@ def run_scenario(
     sens = sensitivity(c, mc, imp.markets, scales, uptakes)
     flows = flows_table(scenario, c, mc, imp)
     impact = impact_table(scenario, c, imp)
-    summary = summary_table(scenario, c, mc, imp)
+    summary = summary_table(scenario, c, mc, imp).with_columns(
+        base_date_rule=pl.lit(rule, dtype=pl.Utf8))
     return ScenarioResult(
         scenario, flows, impact, summary, sensitivity_table(scenario, sens), c, mc
     )
+
+
+def market_state(
+    scenario: Scenario,
+    pool: PoolInput | None,
+    markets: Mapping[str, MarketInput],
+    base_date: date | None = None,
+) -> tuple[date | None, dict[str, MarketInput], str]:
+    """The base date, the market state at it (overrides applied) and how the date was set.
+
+    Base date: `start`, else `base_date`, else the history's latest market date, else the
+    pool's date. Rows dated after the base date are dropped whatever the caller passed.
+    """
+    day, rule = scenario.start, "the scenario's start"
+    if day is None and base_date is not None:
+        day, rule = base_date, "given by the caller"
+    at = getattr(markets, "at", None)
+    if day is None and getattr(markets, "latest_date", None) is not None:
+        day, rule = markets.latest_date, "the latest date with market data"  # type: ignore[attr-defined]
+    if day is None and pool is not None:
+        day, rule = pool.period_end, "the pool's latest date"
+    if at is not None and day is not None:
+        state = dict(at(day))
+    else:
+        state = {a: m for a, m in markets.items()
+                 if day is None or m.as_of is None or m.as_of <= day}
+    return day, apply_overrides(scenario, state), rule
+
+
+def apply_overrides(
+    scenario: Scenario, state: Mapping[str, MarketInput]
+) -> dict[str, MarketInput]:
+    """Replace fields by the file's `impact.market` values and record which ones.
+
+    Overriding price_usd alone rescales market_cap_usd by the same ratio (the supply is
+    held), so the implied price and cap stay consistent; an asset the warehouse lacks at the
+    base date is built from the override alone.
+    """
+    out = dict(state)
+    for asset, fields in (getattr(scenario.impact, "market", None) or {}).items():
+        m = out.get(asset) or MarketInput(asset, ASSET_CLASS.get(asset, ""), None, None, None)
+        changes: dict[str, Any] = dict(fields)
+        names = list(fields)
+        if ("price_usd" in fields and "market_cap_usd" not in fields
+                and m.market_cap_usd is not None and m.price_usd):
+            changes["market_cap_usd"] = m.market_cap_usd * fields["price_usd"] / m.price_usd
+            names.append("market_cap_usd (rescaled with price_usd)")
+        out[asset] = replace(m, **changes, overridden=tuple(names))
+    return out
 
 
 def _col(x: np.ndarray) -> list[float | None]:
@@ -99,7 +162,16 @@ def flows_table(scenario: Scenario, c: Paths, mc: Paths | None, imp: ImpactResul
     data["offered_usd"] = _col(np.repeat(offered, n_a))
     data["volume_share"] = _col(imp.volume_share)
     data["execution_impact"] = _col(imp.execution_by_quarter)
-    return pl.DataFrame(data, schema_overrides={"period_end": pl.Date})
+    return pl.DataFrame(data, schema_overrides=_types(data, {"period_end": pl.Date}))
+
+
+def _types(data: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Float64 for every column of floats or Nones (an all-NULL column is never type NULL)."""
+    out = dict(given)
+    for name, values in data.items():
+        if name not in out and all(v is None or isinstance(v, float) for v in values):
+            out[name] = pl.Float64
+    return out
 
 
 def impact_table(scenario: Scenario, c: Paths, imp: ImpactResult) -> pl.DataFrame:
@@ -107,30 +179,44 @@ def impact_table(scenario: Scenario, c: Paths, imp: ImpactResult) -> pl.DataFram
     n_h, n_a = len(imp.horizons), len(c.assets)
     ends = [c.period_ends[i] for i in imp.horizons]
     mv = imp.markets
+    start = np.tile(mv.price, n_h)  # (H*A,) start price per row
+    cap = np.tile(mv.market_cap, n_h)
     data: dict[str, Any] = {
         "scenario": [scenario.name] * (n_h * n_a),
         "asset": list(c.assets) * n_h,
         "asset_class": list(c.asset_class) * n_h,
         "horizon_end": [d for d in ends for _ in range(n_a)],
+        "base_date": [c.base_date] * (n_h * n_a),
+        "pool_as_of": [c.pool_as_of] * (n_h * n_a),
+        "market_as_of": list(mv.as_of) * n_h,
         "cumulative_flow_usd": _col(imp.central.cumulative),
     }
     for i, b in enumerate(BANDS):
         data[f"cumulative_flow_usd_{b}"] = _col(imp.bands.cumulative[i])
-    data["market_cap_usd"] = _col(np.tile(mv.market_cap, n_h))
+    data["market_cap_usd"] = _col(cap)
     data["share_of_market_cap"] = _col(imp.share_of_market_cap)
     data["days_of_volume"] = _col(imp.days_of_volume)
     data["peak_volume_share"] = _col(imp.peak_volume_share)
     data["price_impact"] = _col(imp.central.price)
     for i, b in enumerate(BANDS):
         data[f"price_impact_{b}"] = _col(imp.bands.price[i])
+    data["start_price_usd"] = _col(start)
+    data["implied_price_usd"] = _col(start * (1.0 + imp.central.price.ravel()))
+    for i, b in enumerate(BANDS):
+        data[f"implied_price_usd_{b}"] = _col(start * (1.0 + imp.bands.price[i].ravel()))
+    data["implied_market_cap_usd"] = _col(cap * (1.0 + imp.central.price.ravel()))
     data["execution_impact"] = _col(imp.central.execution)
     for i, b in enumerate(BANDS):
         data[f"execution_impact_{b}"] = _col(imp.bands.execution[i])
     data["share_of_aum"] = _col(imp.share_of_aum)
     data["share_of_annual_fundraising"] = _col(imp.share_of_annual_fundraising)
     data["share_of_dry_powder"] = _col(imp.share_of_dry_powder)
+    data["market_cap_basis"] = [dft.MARKET_CAP_BASIS.get(k) for k in c.asset_class] * n_h
+    data["overridden"] = list(mv.overridden) * n_h
     data["note"] = list(mv.notes) * n_h
-    return pl.DataFrame(data, schema_overrides={"horizon_end": pl.Date, "note": pl.Utf8})
+    text = {k: pl.Utf8 for k in ("market_cap_basis", "overridden", "note")}
+    dates = {k: pl.Date for k in ("horizon_end", "base_date", "pool_as_of", "market_as_of")}
+    return pl.DataFrame(data, schema_overrides=_types(data, {**dates, **text}))
 
 
 def summary_table(
@@ -151,19 +237,32 @@ def summary_table(
     new_money = float((pool0 * ((1.0 + ncr) ** 0.25 - 1.0)).sum())
     last = -1
     price = imp.central.price[last]
-    head: dict[str, Any] = {"asset": None, "p": None, "b": [None] * 3, "share": None}
+    head: dict[str, Any] = {"asset": None, "p": None, "b": [None] * 3, "share": None,
+                            "start": None, "as_of": None}
     if np.any(~np.isnan(price)):
         i = int(np.nanargmax(price))
+        p0 = float(imp.markets.price[i])
         head = {
             "asset": c.assets[i],
             "p": float(price[i]),
             "b": [float(imp.bands.price[k, last, i]) for k in range(3)],
             "share": float(imp.share_of_market_cap[last, i]),
+            "start": None if math.isnan(p0) else p0,
+            "as_of": imp.markets.as_of[i],
         }
+
+    def implied(x: float | None) -> float | None:
+        return None if x is None or head["start"] is None else head["start"] * (1.0 + x)
+
+    split_notes = [sp.note() for sp in c.splits if sp.note()]
+    left_out = sorted({a for sp in c.splits for a in sp.left_out})
     row = {
         "scenario": scenario.name,
         "description": scenario.description,
         "pool_series": scenario.pool.series,
+        "base_date": c.base_date,
+        "pool_as_of": c.pool_as_of,
+        "pool_note": c.pool_note,
         "base_usd": float(c.base_usd[0]),
         "growth_rate": float(c.growth_rate[0]),
         "net_contribution_rate": ncr,
@@ -187,11 +286,22 @@ def summary_table(
         "headline_price_impact_p50": head["b"][1],
         "headline_price_impact_p95": head["b"][2],
         "headline_share_of_market_cap": head["share"],
+        "headline_market_as_of": head["as_of"],
+        "headline_start_price_usd": head["start"],
+        "headline_implied_price_usd": implied(head["p"]),
+        "headline_implied_price_usd_p05": implied(head["b"][0]),
+        "headline_implied_price_usd_p50": implied(head["b"][1]),
+        "headline_implied_price_usd_p95": implied(head["b"][2]),
+        "split_left_out": ", ".join(left_out) or None,
+        "split_note": "; ".join(split_notes) or None,
     }
     schema = {k: pl.Float64 for k, v in row.items() if v is None or isinstance(v, float)}
     schema.update({"scenario": pl.Utf8, "description": pl.Utf8, "pool_series": pl.Utf8,
                    "headline_asset": pl.Utf8, "first_period_end": pl.Date,
                    "horizon_end": pl.Date, "peak_quarter_end": pl.Date,
+                   "base_date": pl.Date, "pool_as_of": pl.Date, "pool_note": pl.Utf8,
+                   "headline_market_as_of": pl.Date, "split_left_out": pl.Utf8,
+                   "split_note": pl.Utf8,
                    "quarters": pl.Int64, "draws": pl.Int64, "seed": pl.Int64})
     return pl.DataFrame([row], schema=schema)
 
@@ -217,59 +327,156 @@ def sensitivity_table(scenario: Scenario, s: SensitivityResult) -> pl.DataFrame:
 
 # --- output -----------------------------------------------------------------------------------
 
-def _usd(x: float | None) -> str:
-    return usd(x, short=True, missing="-")
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
 
 
-def _pct(x: float | None, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+def _sig(x: float, n: int = 3) -> float:
+    """x rounded to n significant figures: what the model can claim."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, n - 1 - math.floor(math.log10(abs(x))))
+
+
+def _usd(x: float | None, n: int = 3) -> str:
+    """$122 bn, $1.22 tn, $7.63 bn: amounts to n significant figures."""
+    if _missing(x):
         return "-"
-    return f"{100 * x:.{digits}f} %"
+    v = _sig(float(x), n)  # type: ignore[arg-type]
+    for scale, abbr in ((1e12, "tn"), (1e9, "bn"), (1e6, "m")):
+        if abs(v) >= scale:
+            return f"${_trim(v / scale, n)} {abbr}"
+    return f"${_trim(v, n)}"
 
 
-def _num(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+def _price(x: float | None, n: int = 3) -> str:
+    """$192,000, $3,340, $37.7: a price to n significant figures, in full."""
+    if _missing(x):
         return "-"
-    return f"{x:,.1f}"
+    v = _sig(float(x), n)  # type: ignore[arg-type]
+    decimals = max(0, n - 1 - math.floor(math.log10(abs(v)))) if v else 0
+    return f"${v:,.{decimals}f}"
+
+
+def _trim(v: float, n: int) -> str:
+    """v (already rounded) with as many decimals as n significant figures need."""
+    if v == 0:
+        return "0"
+    decimals = max(0, n - 1 - math.floor(math.log10(abs(v))))
+    return f"{v:,.{decimals}f}"
+
+
+def _pct(x: float | None, n: int = 2, signed: bool = False) -> str:
+    """A fraction as a percentage to n significant figures (0.0523 -> 5.2 %)."""
+    if _missing(x):
+        return "-"
+    v = _sig(100 * float(x), n)  # type: ignore[arg-type]
+    text = _trim(v, n) if abs(v) >= 1e-9 else "0"
+    return f"{'+' if signed and v > 0 else ''}{text} %"
+
+
+def _num(x: float | None, n: int = 2) -> str:
+    return "-" if _missing(x) else _trim(_sig(float(x), n), n)  # type: ignore[arg-type]
+
+
+def _band(lo: str, hi: str) -> str:
+    return "-" if lo == "-" and hi == "-" else f"{lo} to {hi}"
+
+
+FOOTER = (
+    ("cum. flow", "cumulative net flow into the asset from the base date to the horizon "
+     "(central)"),
+    ("% of cap", "cumulative flow / market cap at the base date (central)"),
+    ("price then", "the asset's price in the market state used (date in 'market as of')"),
+    ("implied price", "price then x (1 + price impact): central, and the p05 to p95 band"),
+    ("price impact", "permanent impact M x cumulative flow / market cap (inelastic-markets "
+     "multiplier M): central, and the p05 to p95 band"),
+    ("days of vol.", "cumulative flow / average daily trading volume (central)"),
+    ("exec. p50", "median transient cost of trading the peak quarter's flow, "
+     "square-root law"),
+    ("% of AUM", "cumulative flow / assets under management (appraisal-priced private "
+     "markets, which have no market price)"),
+)
 
 
 def format_text(result: ScenarioResult) -> str:
-    """A plain-text report: summary lines and the impact table at the horizon."""
+    """A plain-text report: dates used, summary lines, the impact table at the horizon.
+
+    "central" is the model run once with every parameter at its central value (what the
+    published estimates reproduce); p05/p50/p95 are quantiles over the Monte Carlo draws.
+    """
     s = result.summary.row(0, named=True)
+    end = result.impact["horizon_end"].max()
+    rows = list(result.impact.filter(pl.col("horizon_end") == end).iter_rows(named=True))
+    draws = (f"Monte Carlo {s['draws']} draws, seed {s['seed']}" if s["draws"]
+             else "deterministic (no draws: bands equal the central value)")
+    base_how = s.get("base_date_rule") or "-"
+    pool = f"series {s['pool_series']}" if s["pool_series"] else "fixed base"
+    pool_date = f"{s['pool_as_of']}" if s["pool_as_of"] else "-"
     lines = [
-        f"Scenario {s['scenario']}: {s['description']}".rstrip(": "),
-        f"Pool {s['pool_series'] or 'fixed base'}: {_usd(s['base_usd'])}, growth "
-        f"{_pct(s['growth_rate'], 1)}/yr; quarters {s['first_period_end']} to "
-        f"{s['horizon_end']} ({s['quarters']}); draws {s['draws']}, seed {s['seed']}",
-        f"Total flow {_usd(s['total_flow_usd'])} (p05 {_usd(s['total_flow_usd_p05'])}, "
+        f"Scenario {s['scenario']}: {s['description'] or ''}".rstrip(": "),
+        f"Base date {s['base_date']} ({base_how}). Pool {pool}: {_usd(s['base_usd'])} as of "
+        f"{pool_date}" + (f" ({s['pool_note']})" if s["pool_note"] else "")
+        + f", growth {_pct(s['growth_rate'])}/yr",
+        "Market data used: " + (", ".join(
+            f"{r['asset']} as of {r['market_as_of'] or '-'}" for r in rows) or "none"),
+        f"Quarters {s['first_period_end']} to {s['horizon_end']} ({s['quarters']}); {draws}",
+        f"Total flow {_usd(s['total_flow_usd'])} central (p05 {_usd(s['total_flow_usd_p05'])}, "
         f"p50 {_usd(s['total_flow_usd_p50'])}, p95 {_usd(s['total_flow_usd_p95'])})",
-        "By class: " + ", ".join(f"{k.replace('_', ' ')} {_usd(s[f'flow_{k}_usd'])}"
-                                 for k in CLASSES),
+        "By class (central): " + ", ".join(
+            f"{k.replace('_', ' ')} {_usd(s[f'flow_{k}_usd'])}" for k in CLASSES),
         f"Peak quarter {_usd(s['peak_quarterly_flow_usd'])} ({s['peak_quarter_end']})",
     ]
     if s["headline_asset"]:
+        price = ""
+        if s["headline_start_price_usd"] is not None:
+            price = (f"; price {_price(s['headline_start_price_usd'])} on "
+                     f"{s['headline_market_as_of']} -> implied "
+                     f"{_price(s['headline_implied_price_usd'])} central (p05 "
+                     f"{_price(s['headline_implied_price_usd_p05'])}, p50 "
+                     f"{_price(s['headline_implied_price_usd_p50'])}, p95 "
+                     f"{_price(s['headline_implied_price_usd_p95'])})")
         lines.append(
-            f"Headline: {s['headline_asset']} price impact {_pct(s['headline_price_impact'])} "
-            f"(p05 {_pct(s['headline_price_impact_p05'])}, p95 "
-            f"{_pct(s['headline_price_impact_p95'])}), "
-            f"{_pct(s['headline_share_of_market_cap'], 3)} of market cap"
+            f"Headline: {s['headline_asset']} price impact "
+            f"{_pct(s['headline_price_impact'], signed=True)} central (p05 "
+            f"{_pct(s['headline_price_impact_p05'], signed=True)}, p50 "
+            f"{_pct(s['headline_price_impact_p50'], signed=True)}, p95 "
+            f"{_pct(s['headline_price_impact_p95'], signed=True)}) at "
+            f"{_pct(s['headline_share_of_market_cap'])} of market cap{price}"
         )
-    end = result.impact["horizon_end"].max()
-    rows = result.impact.filter(pl.col("horizon_end") == end)
-    header = ("asset", "cum. flow", "% of cap", "days vol", "impact p05", "p50", "p95",
-              "exec p50", "% of AUM", "note")
+    if s["split_note"]:
+        lines.append(f"Split: {s['split_note']}")
+
+    notes: dict[str, int] = {}
+    header = ("asset", "market as of", "cum. flow", "% of cap", "price then",
+              "implied price", "p05 to p95", "price impact", "p05 to p95", "days of vol.",
+              "exec. p50", "% of AUM", "notes")
     table = [header]
-    for r in rows.iter_rows(named=True):
+    for r in rows:
+        refs = []
+        for part in (r["note"] or "").split("; "):
+            if part:
+                refs.append(notes.setdefault(part, len(notes) + 1))
         table.append((
-            r["asset"], _usd(r["cumulative_flow_usd"]), _pct(r["share_of_market_cap"], 3),
-            _num(r["days_of_volume"]), _pct(r["price_impact_p05"]), _pct(r["price_impact_p50"]),
-            _pct(r["price_impact_p95"]), _pct(r["execution_impact_p50"]),
-            _pct(r["share_of_aum"], 3), r["note"] or "",
+            r["asset"], str(r["market_as_of"] or "-"), _usd(r["cumulative_flow_usd"]),
+            _pct(r["share_of_market_cap"]), _price(r["start_price_usd"]),
+            _price(r["implied_price_usd"]),
+            _band(_price(r["implied_price_usd_p05"]), _price(r["implied_price_usd_p95"])),
+            _pct(r["price_impact"], signed=True),
+            _band(_pct(r["price_impact_p05"], signed=True),
+                  _pct(r["price_impact_p95"], signed=True)),
+            _num(r["days_of_volume"]), _pct(r["execution_impact_p50"]),
+            _pct(r["share_of_aum"]), " ".join(f"[{k}]" for k in sorted(set(refs))),
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-    lines += ["", f"Impact at {end}"]
+    lines += ["", f"Impact at {end} (central values; 'p05 to p95' is the Monte Carlo band)"]
     for row in table:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if notes:
+        lines += ["", "Notes:"]
+        lines += [f"  [{k}] {text}" for text, k in notes.items()]
+    lines += ["", "Columns:"]
+    lines += [f"  {name}: {what}" for name, what in FOOTER]
     return "\n".join(lines)
 
 
