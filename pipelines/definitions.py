@@ -24,7 +24,9 @@ from assets.checks import quality_checks
 from assets.model import scenario_assets
 from assets.publish import publish_asset
 from assets.report import report_asset
+from assets.ui_metadata import decorate  # H6
 from assets.warehouse import sql_model_assets
+from pipelines.automation import automation  # H6
 from pipelines.resources import SourcesResource, WarehouseResource
 
 
@@ -40,7 +42,7 @@ def all_assets() -> list:
     built.extend(scenario_assets(".".join(key.path) for a in built for key in a.keys))  # H6
     tables = [".".join(key.path) for a in built for key in a.keys]
     publish = publish_asset(built)
-    return [*built, publish, report_asset(tables)]
+    return decorate([*built, publish, report_asset(tables)])  # H6: owners, layer groups
 
 
 def build_definitions(
@@ -65,7 +67,7 @@ def build_definitions(
             }
         ),
     )
-    return Definitions(
+    core = Definitions(
         executor=in_process_executor,
         assets=asset_defs,
         asset_checks=[
@@ -90,6 +92,7 @@ def build_definitions(
             ),
         },
     )
+    return Definitions.merge(core, automation(warehouse_path))  # H6: schedules, sensors
 
 
 defs = build_definitions()
