@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from altflow import config
 
@@ -19,8 +20,22 @@ EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"altflow: {message}", file=sys.stderr)
+    """One line on stderr (`altflow: ...`), whatever the message held; returns the exit code."""
+    text = " ".join(str(message).split())
+    print(f"altflow: {text[:500]}", file=sys.stderr)
     return code
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (`altflow: ...`, exit 2) instead of usage text plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"altflow: {self.prog.removeprefix('altflow ')}: {message} "
+                              f"(see `{self.prog} --help`)\n")
+
+
+def _warehouse_path(args: argparse.Namespace) -> Path:
+    return Path(args.warehouse) if getattr(args, "warehouse", None) else config.warehouse_path()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -51,44 +66,70 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    import duckdb
+    """Sandboxed read-only SQL (altflow.query): exit 2 for a refused or bad query or path."""
+    from altflow.query import QueryError, check_output_path, render_text, run_query, write_output
 
-    from altflow.display import render
-    from altflow.warehouse import Warehouse, WarehouseError
-
-    path = Path(args.warehouse) if args.warehouse else config.warehouse_path()
+    if args.format == "parquet" and not args.out:
+        return _fail("--format parquet writes a binary file: give --out FILE")
     try:
-        frame = Warehouse(path).query(args.sql)
-    except WarehouseError as exc:
-        return _fail(str(exc))
-    except duckdb.Error as exc:
-        return _fail(f"query failed: {' '.join(str(exc).split())}")
-    print(render(frame, args.format))
+        if args.out:
+            check_output_path(args.out)
+        result = run_query(_warehouse_path(args), args.sql, want_arrow=args.format == "parquet")
+        if args.format == "parquet":
+            size = write_output(args.out, result.arrow)
+            print(f"altflow query: wrote {args.out} ({size:,} bytes, "
+                  f"{result.arrow.num_rows:,} rows)", file=sys.stderr)
+            return 0
+        text = render_text(result, args.format)
+        if args.out:
+            size = write_output(args.out, text)
+            print(f"altflow query: wrote {args.out} ({size:,} bytes)", file=sys.stderr)
+        else:
+            print(text)
+    except QueryError as exc:
+        return _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED)
     return 0
 
 
 def _warehouse_inputs(args: argparse.Namespace):  # noqa: ANN202 (lazy import of the type)
-    """Pool and market inputs from the warehouse, or None (with a note) if there is none."""
-    from altflow.scenarios.inputs import load_inputs
-    from altflow.warehouse import Warehouse
+    """Pool and market inputs from the warehouse, or None if there is none yet.
 
-    warehouse = Warehouse(args.warehouse or config.warehouse_path())
+    Raises WarehouseError with one line when the file is not a readable altflow warehouse
+    (not DuckDB, a directory, unreadable, or marts of an unexpected shape).
+    """
+    import duckdb
+
+    from altflow.scenarios.inputs import load_inputs
+    from altflow.warehouse import Warehouse, WarehouseError
+
+    warehouse = Warehouse(_warehouse_path(args))
     if not warehouse.path.exists():
         return None
-    return load_inputs(warehouse)
+    if warehouse.path.is_dir():
+        raise WarehouseError(f"{warehouse.path} is a directory, not a DuckDB warehouse file")
+    try:
+        return load_inputs(warehouse)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{warehouse.path}: cannot read scenario inputs: "
+                             f"{' '.join(str(exc).split())}") from None
 
 
 def cmd_scenarios_validate(args: argparse.Namespace) -> int:
+    """Every problem of every file, one line each; checked against the warehouse if any."""
     from altflow.scenarios.spec import validate_files
+    from altflow.warehouse import WarehouseError
 
-    inputs = _warehouse_inputs(args)
+    try:
+        inputs = _warehouse_inputs(args)
+    except WarehouseError as exc:
+        return _fail(str(exc))
     if inputs is None:
         print("altflow: note: no warehouse yet, pool series and assets are not checked against "
               "it (run `altflow run` first)", file=sys.stderr)
     problems = validate_files(
         args.files,
         known_series=inputs.known_series if inputs else None,
-        known_assets=inputs.known_assets if inputs and inputs.markets else None,
+        known_assets=inputs.known_assets if inputs else None,
     )
     for problem in problems:
         print(problem)
@@ -99,8 +140,9 @@ def cmd_scenarios_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios_run(args: argparse.Namespace) -> int:
+    """One scenario on the warehouse's inputs; a failure of the engine is one line, exit 1."""
     from altflow.scenarios.report import run_scenario
-    from altflow.scenarios.spec import ScenarioError, load_scenario
+    from altflow.scenarios.spec import ScenarioError, load_scenario, one_line
     from altflow.warehouse import WarehouseError
 
     try:
@@ -108,29 +150,62 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
     except WarehouseError as exc:
         return _fail(str(exc))
     if inputs is None:
-        return _fail("no warehouse: run `altflow run` first (or pass --warehouse)")
+        return _fail(f"no warehouse at {_warehouse_path(args)}: run `altflow run` first "
+                     "(or pass --warehouse)")
     try:
         scenario = load_scenario(args.file, inputs.known_series, inputs.known_assets)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    pool = inputs.pool_for(scenario)
-    result = run_scenario(scenario, pool, inputs.markets)
-    print(result.to_json() if args.json else result.to_text())
+    try:
+        pool = inputs.pool_for(scenario)
+        result = run_scenario(scenario, pool, inputs.markets)
+        text = result.to_json() if args.json else result.to_text()
+    except Exception as exc:  # noqa: BLE001 - one line naming the file, never a traceback
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        return _fail(one_line(f"{args.file}: (run): {reason}"), EXIT_FAILED)
+    print(text)
     return 0
 
 
+def _output_problem(out: Path) -> str | None:
+    """Why `out` cannot receive a file, or None (checked before any work is done)."""
+    from altflow.query import QueryError, check_output_path
+
+    try:
+        check_output_path(out)
+    except QueryError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    """The HTML report; no warehouse or an unwritable --out is exit 2, failed work exit 1."""
+    import duckdb
+
     from altflow.report import write_report
     from altflow.warehouse import Warehouse, WarehouseError
 
-    warehouse = Warehouse(args.warehouse or config.warehouse_path())
-    out = args.out or warehouse.path.with_name("report.html")
+    warehouse = Warehouse(_warehouse_path(args))
+    if not warehouse.path.exists():
+        return _fail(f"no warehouse at {warehouse.path}: run `altflow run` first "
+                     "(or set ALTFLOW_WAREHOUSE / pass --warehouse)")
+    if warehouse.path.is_dir():
+        return _fail(f"{warehouse.path} is a directory, not a DuckDB warehouse file")
+    out = Path(args.out) if args.out else warehouse.path.with_name("report.html")
+    problem = _output_problem(out)
+    if problem:
+        return _fail(problem)
     try:
         write_report(warehouse, out)
     except WarehouseError as exc:
         return _fail(str(exc))
+    except duckdb.Error as exc:
+        return _fail(f"report failed reading {warehouse.path}: {exc}", EXIT_FAILED)
+    except OSError as exc:
+        out.with_name(f".{out.name}.tmp").unlink(missing_ok=True)  # write_report's temporary
+        return _fail(f"cannot write {out}: {exc.strerror or exc}")
     print(f"altflow report: wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 
@@ -152,7 +227,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="altflow",
         description="Retirement-plan flows into gold, crypto and private markets: "
         "a Dagster + DuckDB pipeline.",
@@ -168,7 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="read-only SQL over the warehouse")
     query.add_argument("sql")
-    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--format", choices=("table", "csv", "json", "markdown", "parquet"),
+                       default="table", help="table (default), csv, json, markdown, parquet")
+    query.add_argument("--out", type=Path, help="write to FILE instead of stdout "
+                       "(required for parquet)")
     query.add_argument("--warehouse", type=Path)
     query.set_defaults(func=cmd_query)
 
@@ -197,11 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every failure ends as one line on stderr: exit 2 for bad input, 1 for failed work."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except config.ConfigError as exc:
         return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:  # e.g. `altflow query ... | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last resort: never a traceback
+        return _fail(f"{args.command} failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
 
 
 if __name__ == "__main__":
