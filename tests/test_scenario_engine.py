@@ -292,3 +292,107 @@ def test_flows_table_shape_and_types() -> None:
     last = f.filter(pl.col("period_end") == f["period_end"].max())
     assert last["holdings_usd"].sum() == pytest.approx(
         r.central.holdings[0, -1].sum(), rel=1e-12)
+
+
+# --- shipped scenarios on the snapshot's own market data ---------------------------------------
+
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshot"
+
+
+def _payload(source: str, dataset: str, name: str):
+    from datetime import UTC, datetime
+
+    from altflow.sources.base import Payload
+
+    content = (SNAPSHOT / source / name).read_bytes()
+    return Payload(source, dataset, f"https://example.org/{source}/{dataset}", content,
+                   datetime(2026, 11, 25, tzinfo=UTC), "snapshot")
+
+
+@pytest.fixture(scope="module")
+def snapshot_inputs(tmp_path_factory: pytest.TempPathFactory):
+    """The market marts built from the shipped snapshot files (LBMA, CoinGecko, reference).
+
+    The pool is a dc_plans history of quarterly points (not the ICI data: the flows of every
+    shipped scenario are checked elsewhere); what is tested here is which dates are used.
+    """
+    from altflow.scenarios.inputs import PoolHistory, read_inputs
+    from altflow.sources import coingecko, lbma, reference
+    from altflow.warehouse import Warehouse, load_raw
+    from tests.test_market_marts import build_models
+
+    payloads = [_payload("lbma", d, f"{d}.json") for d in ("gold_pm", "silver")]
+    charts = [_payload("coingecko", f"market_chart_{c}", f"market_chart_{c}.json")
+              for c in ("bitcoin", "ethereum")]
+    facts = _payload("reference", "market_facts", "market_facts.csv")
+    tables = {
+        "raw.lbma_prices": pl.concat([lbma.parse_price_json(p) for p in payloads]),
+        "raw.coingecko_market_chart": pl.concat([coingecko.parse_market_chart(p)
+                                                 for p in charts]),
+        "raw.coingecko_markets": pl.DataFrame(schema=coingecko.MARKETS_SCHEMA),
+        "raw.coingecko_global": pl.DataFrame(schema=coingecko.GLOBAL_SCHEMA),
+        "raw.fred_observations": pl.DataFrame(schema={
+            "series_id": pl.Utf8, "date": pl.Date, "value": pl.Float64, "units": pl.Utf8,
+            "frequency": pl.Utf8, "usd_per_unit": pl.Float64}),
+        "raw.reference_facts": reference.parse_market_facts(facts),
+        "raw.reference_assets": reference.asset_registry(),
+    }
+    wh = Warehouse(tmp_path_factory.mktemp("snap") / "altflow.duckdb")
+    every = [*payloads, *charts, facts]
+    load_raw(wh, tables, every, [1] * len(every))
+    build_models(wh, ("marts.market_history", "marts.market_snapshot"))
+    with wh.reader() as con:
+        inputs = read_inputs(con)
+    points = tuple((e, 10e12 * 1.02 ** i) for i, e in enumerate(
+        quarter_ends(date(2014, 12, 31), 44)))  # 2015-03-31 .. 2025-09-30
+    from dataclasses import replace
+
+    return replace(inputs, pool_histories={"dc_plans": PoolHistory("dc_plans", points, 0.08)}), wh
+
+
+def test_bitwise_price_estimate_on_the_warehouse_market_of_mid_august_2025(
+    snapshot_inputs,
+) -> None:
+    inputs, _ = snapshot_inputs
+    sc = load_scenario(SHIPPED / "bitwise-1pct-bitcoin.yaml", inputs.known_series,
+                       inputs.known_assets)
+    r = run_scenario(sc, inputs.pool_for(sc), inputs.markets)
+    b = r.impact.filter(pl.col("asset") == "bitcoin").row(0, named=True)
+    assert b["market_as_of"] == date(2025, 8, 15) == b["base_date"]
+    assert b["start_price_usd"] == pytest.approx(117_340, rel=0.001)
+    assert b["market_cap_usd"] == pytest.approx(2.335e12, rel=0.001)
+    assert b["cumulative_flow_usd"] == pytest.approx(122e9, rel=1e-12)
+    # Bitwise: "about 63 %", "about $194,000"
+    assert b["price_impact"] == pytest.approx(0.63, abs=0.02)
+    assert b["implied_price_usd"] == pytest.approx(194_000, rel=0.02)
+    text = r.to_text()
+    assert "Market data used: bitcoin as of 2025-08-15" in text
+    assert "implied $192,000 central" in text
+
+
+def test_no_shipped_scenario_uses_market_data_dated_after_its_base_date(
+    snapshot_inputs,
+) -> None:
+    inputs, wh = snapshot_inputs
+    hist = wh.query("SELECT asset, date, price_usd, market_cap_usd, aum_usd "
+                    "FROM marts.market_history")
+    files = sorted(SHIPPED.glob("*.yaml"))
+    assert len(files) >= 9
+    for path in files:
+        sc = load_scenario(path, inputs.known_series, inputs.known_assets)
+        r = run_scenario(sc, inputs.pool_for(sc), inputs.markets)
+        base = r.summary["base_date"][0]
+        assert base == (sc.start or inputs.markets.latest_date), path.name
+        assert r.summary["pool_as_of"][0] <= base, path.name
+        for row in r.impact.iter_rows(named=True):
+            used = row["market_as_of"]
+            assert used is not None and used <= base, (path.name, row["asset"])
+            # ... and it is the asset's latest row on or before the base date
+            rows = hist.filter((pl.col("asset") == row["asset"]) & (pl.col("date") <= base))
+            assert used == rows["date"].max(), (path.name, row["asset"])
+            state = rows.filter(pl.col("date") == used).row(0, named=True)
+            if row["start_price_usd"] is not None:
+                assert row["start_price_usd"] == state["price_usd"], path.name
+                assert row["market_cap_usd"] == state["market_cap_usd"], path.name
+            assert row["pool_as_of"] <= base and row["horizon_end"] > base
+        assert r.flows["period_end"].min() > base, path.name
