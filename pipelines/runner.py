@@ -58,6 +58,7 @@ class StepRecord:
     reason: str = ""
     checks_passed: int = 0
     checks_failed: int = 0
+    checks_warned: int = 0
 
     @property
     def is_check(self) -> bool:
@@ -74,6 +75,7 @@ class RunOutcome:
     steps: dict[str, StepRecord]
     failed_checks: list[tuple[str, str]]
     seconds: float
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     run_id: str = ""
     published: bool = False
     skipped: list[str] = field(default_factory=list)
@@ -129,6 +131,7 @@ class ProgressTracker(logging.Handler):
             for name in record.planned
         }
         self.failed_checks: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
         self.started = 0
 
     def _print(self, text: str) -> None:
@@ -177,12 +180,20 @@ class ProgressTracker(logging.Handler):
                 owner.checks_passed += 1
             self._print(f"          check {evaluation.check_name:<28} passed   ({asset})")
             return
-        if owner:
-            owner.checks_failed += 1
         reason = " ".join((evaluation.description or "check failed").split())
         severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
-        self.failed_checks.append((name, reason))
-        verdict = "WARN" if severity == "WARN" else "FAILED"
+        if severity == "WARN":  # a warning (freshness, say) never fails the run
+            if owner:
+                owner.checks_warned += 1
+            self.warnings.append((name, reason))
+            verdict = "WARN"
+        else:
+            if owner:
+                owner.checks_failed += 1
+            self.failed_checks.append((name, reason))
+            verdict = "FAILED"
+        if len(reason) > 200:
+            reason = reason[:199] + "…"
         self._print(f"          check {evaluation.check_name:<28} {verdict}   ({asset}): {reason}")
 
 
@@ -360,6 +371,7 @@ def run_assets(
         steps=tracker.steps,
         failed_checks=tracker.failed_checks,
         seconds=time.monotonic() - started,
+        warnings=tracker.warnings,
         run_id=run_id,
         published=was_published,
         skipped=[k.to_user_string() for k in unchanged],
@@ -391,14 +403,17 @@ def summary_table(outcome: RunOutcome) -> str:
     for record in outcome.steps.values():
         if record.is_check:
             continue
-        checks = record.checks_passed + record.checks_failed
+        checks = record.checks_passed + record.checks_failed + record.checks_warned
+        verdict = f"{record.checks_passed}/{checks} passed" if checks else ""
+        if record.checks_warned:
+            verdict += f", {record.checks_warned} warn"
         rows.append(
             {
                 "asset": record.label,
                 "status": record.status,
                 "rows": f"{record.rows:,}" if record.rows is not None else "",
                 "seconds": f"{record.seconds:.1f}" if record.seconds is not None else "",
-                "checks": f"{record.checks_passed}/{checks} passed" if checks else "",
+                "checks": verdict,
             }
         )
     frame = pl.DataFrame(rows, schema=dict.fromkeys(("asset", "status", "rows", "seconds",
