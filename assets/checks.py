@@ -1,135 +1,117 @@
-"""Data-quality asset checks: a Great Expectations suite per table, blocking downstream."""
+"""Data-quality asset checks, one per rule of each table's metadata entry.
 
-from __future__ import annotations
+For every table some asset builds, one ``@multi_asset_check`` declares one check per rule of
+the table's entry (``schema``, ``grain``, ``not_empty``, ``values``, ``freshness`` and each
+named rule), so the UI lists every rule with its own result. Blocking rules stop downstream
+assets; freshness and other ``severity: warn`` rules report a WARN and never block. The
+rules run together (one read of the table, great-expectations imported only here, when a
+check actually runs). A failed check's description names the table, the rule and example
+offending rows; its metadata holds the examples as a table.
+"""
 
-from collections.abc import Iterable
 
-from dagster import AssetCheckResult, AssetChecksDefinition, MetadataValue, asset_check
+from collections.abc import Iterable, Iterator
 
-from altflow.quality import TableSuite, validate
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from altflow import metadata, quality
+from altflow.quality import RuleResult
 from assets.warehouse import table_key
 from pipelines.resources import WarehouseResource
 
-SUITES: tuple[TableSuite, ...] = (
-    TableSuite(
-        "raw.fred_observations",
-        not_null=("series_id", "date"),
-        unique_key=("series_id", "date"),
-    ),
-    TableSuite(
-        "marts.retirement_assets",
-        not_null=("period_end", "series", "assets_usd", "source"),
-        unique_key=("series", "period_end"),
-        between={"assets_usd": (0, 1e15)},
-    ),
-    TableSuite(
-        "raw.ici_retirement_assets",
-        not_null=("period_end", "series", "value_usd", "release", "as_of", "url"),
-        unique_key=("period_end", "series", "release", "frequency"),
-        between={"value_usd": (0, 1e15)},
-    ),
-    TableSuite(
-        "marts.pool_growth",
-        not_null=("series", "latest_period_end", "latest_assets_usd", "source", "note"),
-        unique_key=("series",),
-        between={"cagr_1y": (-0.9, 2), "cagr_5y": (-0.9, 2), "cagr_10y": (-0.9, 2),
-                 "net_contribution_rate": (-1, 1)},
-    ),
-    TableSuite(
-        "marts.pool_reconciliation",
-        not_null=("period_end", "comparison"),
-        unique_key=("comparison", "period_end"),
-        between={"ratio": (0.1, 10)},
-    ),
-    TableSuite(
-        "raw.lbma_prices",
-        not_null=("dataset", "asset", "fixing", "date"),
-        unique_key=("dataset", "date"),
-        between={"usd": (0, None)},
-    ),
-    TableSuite(
-        "raw.coingecko_market_chart",
-        not_null=("coin_id", "asset", "date", "price_usd"),
-        unique_key=("coin_id", "date"),
-        between={"price_usd": (0, None)},
-    ),
-    TableSuite(
-        "raw.reference_facts",
-        not_null=("asset", "metric", "unit"),
-        unique_key=("asset", "metric", "as_of"),
-    ),
-    TableSuite(
-        "marts.market_prices",
-        not_null=("date", "asset", "price_usd", "source", "primary_source"),
-        unique_key=("asset", "source", "date"),
-        between={"price_usd": (0, None)},
-    ),
-    TableSuite(
-        "marts.market_snapshot",
-        not_null=("asset", "asset_class", "pricing", "as_of", "source"),
-        unique_key=("asset",),
-        between={"annual_volatility": (0, 10), "market_cap_usd": (0, 1e15),
-                 "daily_volume_usd": (0, 1e13)},
-        in_set={"asset_class": ("precious_metals", "crypto", "private_markets"),
-                "pricing": ("market", "appraisal")},
-    ),
-    TableSuite(
-        "marts.asset_returns",
-        not_null=("asset", "source", "month_end", "price_usd"),
-        unique_key=("asset", "source", "month_end"),
-    ),
-    TableSuite(
-        "marts.sources",
-        not_null=("source", "dataset", "url", "retrieved_at", "rows", "sha256"),
-        unique_key=("source", "dataset"),
-        between={"rows": (1, None)},
-    ),
-    TableSuite(
-        "marts.scenario_flows",
-        not_null=("scenario", "period_end", "asset", "flow_usd", "holdings_usd"),
-        unique_key=("scenario", "period_end", "asset"),
-        between={"holdings_usd": (0, None)},
-    ),
-    TableSuite(
-        "marts.scenario_impact",
-        not_null=("scenario", "asset", "asset_class", "horizon_end", "cumulative_flow_usd"),
-        unique_key=("scenario", "asset", "horizon_end"),
-        between={"share_of_market_cap": (0, None), "days_of_volume": (0, None)},
-    ),
-    TableSuite(
-        "marts.scenario_summary",
-        not_null=("scenario", "total_flow_usd", "quarters"),
-        unique_key=("scenario",),
-    ),
-)
+MAX_DESCRIPTION = 400
 
 
-def _check(suite: TableSuite) -> AssetChecksDefinition:
-    @asset_check(
-        asset=table_key(suite.table),
-        name="expectations",
-        blocking=True,
-        description=f"Great Expectations suite for {suite.table}: non-null columns, unique key,"
-        " value ranges and a minimum row count.",
+def _markdown_table(rows: Iterable[dict]) -> str:
+    rows = list(rows)
+    if not rows:
+        return "none"
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        cells = [str(r.get(c, "")).replace("|", "\\|")[:80] for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def check_result(result: RuleResult, description: str) -> AssetCheckResult:
+    """A rule's outcome as Dagster shows it: verdict, severity, examples, counts."""
+    text = None
+    if not result.passed:
+        first = result.failures[0] if result.failures else f"{result.table}: rule failed"
+        more = len(result.failures) - 1
+        text = first + (f" (+{more} more)" if more > 0 else "")
+        text = text[:MAX_DESCRIPTION]
+    return AssetCheckResult(
+        asset_key=table_key(result.table),
+        check_name=result.rule,
+        passed=result.passed,
+        severity=AssetCheckSeverity.ERROR if result.blocking else AssetCheckSeverity.WARN,
+        description=text,
+        metadata={
+            "rule": MetadataValue.text(description),
+            "evaluated_rows": MetadataValue.int(result.evaluated_rows),
+            "failing_rows": MetadataValue.int(result.unexpected_rows),
+            "failures": MetadataValue.md(
+                "\n".join(f"- {f}" for f in result.failures) or "none"
+            ),
+            "examples": MetadataValue.md(_markdown_table(result.examples)),
+            "engine": MetadataValue.text(result.engine),
+        },
     )
-    def _run(warehouse: WarehouseResource) -> AssetCheckResult:
-        frame = warehouse.get().query(f"SELECT * FROM {suite.table}")
-        report = validate(frame, suite)
-        return AssetCheckResult(
-            passed=report.success,
-            metadata={
-                "expectations": report.evaluated,
-                "failures": MetadataValue.md(
-                    "\n".join(f"- {f}" for f in report.failures) or "none"
-                ),
-            },
-            description="; ".join(report.failures) or None,
+
+
+def table_checks(table: str) -> AssetChecksDefinition:
+    """One multi-asset check over ``table``: one spec (and result) per rule of its entry."""
+    rules = quality.rule_checks(table)
+    key = table_key(table)
+    specs = [
+        AssetCheckSpec(
+            name=rule.rule,
+            asset=key,
+            blocking=rule.blocking,
+            description=rule.description,
+            additional_deps=[table_key(t) for t in rule.reads],
         )
+        for rule in rules
+    ]
+    descriptions = {r.rule: r.description for r in rules}
+
+    @multi_asset_check(
+        specs=specs,
+        name=f"quality_{table.replace('.', '__')}",
+        can_subset=True,
+        description=f"Rules of {table}'s metadata entry ({metadata.entry(table).path.name}).",
+    )
+    def _run(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[AssetCheckResult]:
+        selected = {
+            k.name for k in context.selected_asset_check_keys if k.asset_key == key
+        } or set(descriptions)
+        with warehouse.get().reader() as con:
+            results = quality.run_checks(con, table, rules=selected)
+        for result in results:
+            yield check_result(result, descriptions[result.rule])
 
     return _run
 
 
 def quality_checks(known_tables: Iterable[str]) -> list[AssetChecksDefinition]:
-    """One check per suite whose table some asset builds."""
-    tables = set(known_tables)
-    return [_check(s) for s in SUITES if s.table in tables]
+    """Checks for every table some asset builds and that has a metadata entry."""
+    entries = metadata.all_entries()
+    return [table_checks(t) for t in sorted(set(known_tables)) if t in entries]
+
+
+def check_keys(table: str) -> list[AssetCheckKey]:
+    """The check keys of ``table`` (for selections and tests)."""
+    return [AssetCheckKey(table_key(table), r.rule) for r in quality.rule_checks(table)]
