@@ -454,13 +454,22 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
     finally:
         con.unregister(view)
+    _comment(con, table)
     return frame.height
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """COMMENT ON the table and its columns from its metadata entry (a rebuild drops them)."""
+    from altflow.metadata import apply_comments
+
+    apply_comments(con, [table])
 
 
 def build_model(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> int:
     """(Re)build `table` from a SELECT, inside the caller's transaction; returns its rows."""
     check_table_name(table)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS\n{select_sql.strip().rstrip(';')}")
+    _comment(con, table)
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -468,6 +477,7 @@ def _ensure_fetch_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(FETCH_LOG_DDL)
     for statement in _FETCH_LOG_MIGRATION:
         con.execute(statement)
+    _comment(con, "raw.fetch_log")
 
 
 def record_fetches(

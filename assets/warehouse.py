@@ -8,6 +8,7 @@ from dagster import AssetKey, AssetsDefinition, MaterializeResult, asset
 
 from altflow.sqlmodels import SqlModel, discover
 from altflow.warehouse import build_model
+from assets.ui_metadata import table_metadata
 from pipelines.resources import WarehouseResource
 
 FETCH_LOG = "raw.fetch_log"  # written by every ingest asset
@@ -32,8 +33,9 @@ def _model_asset(model: SqlModel, ingest_keys: Iterable[AssetKey]) -> AssetsDefi
     )
     def _build(warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.get().writer() as con:
-            rows = build_model(con, model.table, model.sql)
-        return MaterializeResult(metadata={"dagster/row_count": rows})
+            build_model(con, model.table, model.sql)
+            metadata = table_metadata(con, model.table)
+        return MaterializeResult(metadata=metadata)
 
     return _build
 

@@ -45,19 +45,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ["ALTFLOW_WAREHOUSE"] = str(args.warehouse)
     if args.scenarios:
         os.environ["ALTFLOW_SCENARIOS"] = str(args.scenarios)
+    warehouse, mode = config.warehouse_path(), config.source_mode()
     from pipelines.definitions import build_definitions
     from pipelines.runner import run_assets, summary_table
 
     defs = build_definitions()
-    warehouse, mode = config.warehouse_path(), config.source_mode()
     print(f"altflow run: source={mode} warehouse={warehouse} select={args.select or '*'}")
     try:
-        outcome = run_assets(defs, args.select)
+        outcome = run_assets(defs, args.select, warehouse=warehouse, force=args.force)
     except ValueError as exc:
         return _fail(str(exc))
-    print()
-    print(summary_table(outcome))
-    print(f"\n{len(outcome.steps)} steps in {outcome.seconds:.1f} s; warehouse: {warehouse}")
+    if outcome.steps:
+        print()
+        print(summary_table(outcome))
+        built = sum(not s.is_check and s.status == "ok" for s in outcome.steps.values())
+        print(f"\n{built} assets built in {outcome.seconds:.1f} s (run {outcome.run_id})")
+    if outcome.published:
+        print(f"published: {warehouse}")
+    elif outcome.steps:
+        print(f"NOT published: {warehouse} is unchanged (still the last published state)")
+        if outcome.working_copy:
+            print(f"unpublished working state kept for inspection: {outcome.working_copy}")
+    for name, reason in outcome.warnings:
+        print(f"WARN check {name}: {reason[:160]}")
     if outcome.success:
         return 0
     for line in outcome.failures:
@@ -116,6 +126,7 @@ def _warehouse_inputs(args: argparse.Namespace):  # noqa: ANN202 (lazy import of
 
 def cmd_scenarios_validate(args: argparse.Namespace) -> int:
     """Every problem of every file, one line each; checked against the warehouse if any."""
+    from altflow.scenarios.preflight import validate_on_inputs
     from altflow.scenarios.spec import validate_files
     from altflow.warehouse import WarehouseError
 
@@ -126,11 +137,10 @@ def cmd_scenarios_validate(args: argparse.Namespace) -> int:
     if inputs is None:
         print("altflow: note: no warehouse yet, pool series and assets are not checked against "
               "it (run `altflow run` first)", file=sys.stderr)
-    problems = validate_files(
-        args.files,
-        known_series=inputs.known_series if inputs else None,
-        known_assets=inputs.known_assets if inputs else None,
-    )
+    if inputs is None:
+        problems = validate_files(args.files)
+    else:  # what `run` would meet on this warehouse's data, too (validate == run)
+        problems = validate_on_inputs(args.files, inputs)
     for problem in problems:
         print(problem)
     if problems:
@@ -141,8 +151,9 @@ def cmd_scenarios_validate(args: argparse.Namespace) -> int:
 
 def cmd_scenarios_run(args: argparse.Namespace) -> int:
     """One scenario on the warehouse's inputs; a failure of the engine is one line, exit 1."""
+    from altflow.scenarios.preflight import run_failure
     from altflow.scenarios.report import run_scenario
-    from altflow.scenarios.spec import ScenarioError, load_scenario, one_line
+    from altflow.scenarios.spec import ScenarioError, load_scenario
     from altflow.warehouse import WarehouseError
 
     try:
@@ -163,8 +174,7 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
         result = run_scenario(scenario, pool, inputs.markets)
         text = result.to_json() if args.json else result.to_text()
     except Exception as exc:  # noqa: BLE001 - one line naming the file, never a traceback
-        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-        return _fail(one_line(f"{args.file}: (run): {reason}"), EXIT_FAILED)
+        return _fail(str(run_failure(exc, scenario)), EXIT_FAILED)
     print(text)
     return 0
 
@@ -239,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--select", help="Dagster asset selection, e.g. 'tag:source=fred'")
     run.add_argument("--scenarios", type=Path, help="folder of scenario YAML files")
     run.add_argument("--warehouse", type=Path, help="DuckDB file; default $ALTFLOW_WAREHOUSE")
+    run.add_argument("--force", action="store_true", help="rebuild even unchanged assets")
     run.set_defaults(func=cmd_run)
 
     query = sub.add_parser("query", help="read-only SQL over the warehouse")
