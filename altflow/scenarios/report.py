@@ -295,14 +295,14 @@ def summary_table(
         "split_left_out": ", ".join(left_out) or None,
         "split_note": "; ".join(split_notes) or None,
     }
-    schema = {k: pl.Float64 for k, v in row.items() if v is None or isinstance(v, float)}
-    schema.update({"scenario": pl.Utf8, "description": pl.Utf8, "pool_series": pl.Utf8,
-                   "headline_asset": pl.Utf8, "first_period_end": pl.Date,
-                   "horizon_end": pl.Date, "peak_quarter_end": pl.Date,
-                   "base_date": pl.Date, "pool_as_of": pl.Date, "pool_note": pl.Utf8,
-                   "headline_market_as_of": pl.Date, "split_left_out": pl.Utf8,
-                   "split_note": pl.Utf8,
-                   "quarters": pl.Int64, "draws": pl.Int64, "seed": pl.Int64})
+    types = {"scenario": pl.Utf8, "description": pl.Utf8, "pool_series": pl.Utf8,
+             "pool_note": pl.Utf8, "headline_asset": pl.Utf8, "split_left_out": pl.Utf8,
+             "split_note": pl.Utf8, "first_period_end": pl.Date, "horizon_end": pl.Date,
+             "peak_quarter_end": pl.Date, "base_date": pl.Date, "pool_as_of": pl.Date,
+             "headline_market_as_of": pl.Date, "quarters": pl.Int64, "draws": pl.Int64,
+             "seed": pl.Int64}
+    # columns in row order whatever the values (a None never decides a type)
+    schema = {k: types.get(k, pl.Float64) for k in row}
     return pl.DataFrame([row], schema=schema)
 
 
