@@ -170,9 +170,15 @@ def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | No
         x = group["horizon_end"].to_list()
         low = group["price_impact_p05"].to_list() if "price_impact_p05" in group.columns else None
         high = group["price_impact_p95"].to_list() if "price_impact_p95" in group.columns else None
+        central = group["price_impact"].to_list()
         if low and high and None not in low and None not in high:
-            ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
-        ax.plot(x, group["price_impact"].to_list(), color=colour, linewidth=1.8,
+            if len(x) > 1:
+                ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
+            else:  # one horizon: the band is an error bar
+                ax.errorbar(x, central, yerr=[[c - lo for c, lo in zip(central, low, strict=True)],
+                                              [h - c for c, h in zip(central, high, strict=True)]],
+                            fmt="none", ecolor=colour, capsize=6, linewidth=1.5)
+        ax.plot(x, central, color=colour, linewidth=1.8,
                 marker="o", markersize=3, label=f"{asset} (central; band p05-p95)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(f"Permanent price impact{f': {scenario}' if scenario else ''}")

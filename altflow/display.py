@@ -21,6 +21,16 @@ def usd(value: float | None, *, short: bool = False, missing: str = "—") -> st
     return f"${value:,.0f}"
 
 
+def pct(value: float | None, *, missing: str = "—") -> str:
+    """A fraction as a percentage: 1.148 -> '114.8 %', 0.00093 -> '0.093 %'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    scaled = 100 * value
+    if scaled == 0 or abs(scaled) >= 10:
+        return f"{scaled:,.1f} %"
+    return f"{scaled:.2g} %" if abs(scaled) < 1 else f"{scaled:.2f} %"
+
+
 def render(frame: pl.DataFrame, fmt: str = "table") -> str:
     """`table` (aligned, every row), `csv`, or `json` (a list of row objects)."""
     if fmt == "csv":

@@ -1,251 +1,363 @@
-"""A self-contained HTML report over the warehouse marts: tables and inline SVG charts.
+"""A self-contained HTML report over the warehouse marts: charts, tables, method and sources.
 
-No JavaScript and no external files, so the report can be mailed or archived as one file.
-Sections whose mart is missing say so instead of failing.
+One file, no JavaScript and no external resources (charts are PNG data URIs from
+:mod:`altflow.charts`, the same images the Dagster UI shows), so it can be mailed or archived.
+Links to sources are plain anchors: nothing is fetched when the page opens. Every figure has
+its sources and as-of date under it; sections whose mart is missing say so instead of failing.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 
-from altflow.display import usd
+from altflow import charts
+from altflow.display import pct, usd
 from altflow.warehouse import Warehouse
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
-h1{font-size:1.6rem} h2{margin-top:2.2rem;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0}
-td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-.scroll{overflow-x:auto}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
-.note{color:#666;font-size:.85rem} svg{background:#fafafa;border:1px solid #eee}
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;
+     color:#222;line-height:1.4}
+h1{font-size:1.6rem} h2{margin-top:2.4rem;border-bottom:1px solid #ccc}
+h3{margin-top:1.8rem}
+nav ul{columns:3;font-size:.9rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.6rem 0;width:100%;table-layout:auto}
+td,th{border:1px solid #ddd;padding:.25rem .4rem;vertical-align:top;text-align:left;
+      overflow-wrap:break-word}
+td.num{text-align:right;white-space:nowrap} th{background:#f4f4f4}
+.note,figcaption{color:#555;font-size:.82rem} figure{margin:1rem 0}
+img.chart{max-width:100%;height:auto;border:1px solid #eee}
+details summary{cursor:pointer;color:#1f4e99} details p{margin:.2rem 0;font-size:.8rem}
+a{color:#1f4e99}
 """
+POOL_SERIES = ("total_retirement", "dc_plans", "ira", "401k", "pension_funds_z1")
+MAX_TEXT = 60
 
 
-GROWTH_COLUMNS = ("series", "latest_period_end", "latest_assets_usd", "cagr_1y", "cagr_5y",
-                  "cagr_10y", "net_contribution_rate", "source")
-SNAPSHOT_COLUMNS = ("asset", "asset_class", "as_of", "price_usd", "market_cap_usd",
-                    "daily_volume_usd", "annual_volatility", "source", "note")
-SUMMARY_COLUMNS = ("scenario", "pool_series", "base_usd", "total_flow_usd", "total_flow_usd_p05",
-                   "total_flow_usd_p95", "peak_quarterly_flow_usd", "peak_quarter_end",
-                   "headline_asset", "headline_price_impact", "headline_share_of_market_cap")
-IMPACT_COLUMNS = ("scenario", "asset", "horizon_end", "cumulative_flow_usd",
-                  "share_of_market_cap", "days_of_volume", "price_impact_p05",
-                  "price_impact_p50", "price_impact_p95", "share_of_aum", "note")
-SOURCES_COLUMNS = ("source", "dataset", "mode", "as_of", "retrieved_at", "rows", "url")
+# --- cells ---------------------------------------------------------------------------------
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-PERCENT_PREFIXES = ("share_", "price_impact", "execution_impact", "cagr_", "annual_volatility")
-MAX_TEXT = 70
-
-
-def _cell(column: str, value: object) -> str:
-    if value is None:
+def link(url: str | None, text: str = "source") -> str:
+    """An anchor for a URL (several separated by ' ; ' become several anchors)."""
+    if not url:
         return "—"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "—"
+    parts = [u.strip() for u in str(url).split(" ; ") if u.strip()]
+    anchors = []
+    for i, part in enumerate(parts):
+        if part.startswith(("http://", "https://")):
+            label = text if len(parts) == 1 else f"{text} {i + 1}"
+            anchors.append(f'<a href="{html.escape(part)}" title="{html.escape(part)}">'
+                           f"{html.escape(label)}</a>")
+        else:
+            anchors.append(html.escape(part))
+    return ", ".join(anchors)
+
+
+def long_text(text: str | None, summary: str = "note") -> str:
+    """Short text inline; long text folded behind a summary, so tables keep their width."""
+    if _missing(text) or not str(text).strip():
+        return "—"
+    text = str(text)
+    if len(text) <= MAX_TEXT:
+        return html.escape(text)
+    return (f"<details><summary>{html.escape(summary)}</summary>"
+            f"<p>{html.escape(text)}</p></details>")
+
+
+def _cell(column: str, value: object) -> tuple[str, bool]:
+    """(html, is_number) for one value, by what the column holds."""
+    if _missing(value):
+        return "—", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int | float):
         if column.endswith("_usd") or "_usd_" in column:
-            return usd(value)
-        if column.startswith(PERCENT_PREFIXES):
-            return f"{100 * value:.3g} %"
-        if abs(value) < 10:
-            return f"{value:.4g}"
-        return f"{value:,.1f}"
-    text = str(value)
-    if len(text) > MAX_TEXT:
-        return f"<span title='{html.escape(text)}'>{html.escape(text[:MAX_TEXT])}…</span>"
-    return html.escape(text)
+            return usd(float(value)), True
+        if column.startswith(("share_", "price_impact", "execution_impact", "cagr_",
+                              "headline_price_impact", "headline_share", "max_share",
+                              "max_price_impact")) or column in (
+                "annual_volatility", "net_contribution_rate", "uptake", "growth_rate",
+                "flow_share_of_net_contributions", "peak_volume_share"):
+            return pct(float(value)), True
+        if isinstance(value, int):
+            return f"{value:,}", True
+        return (f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"), True
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC"), False
+    if isinstance(value, date):
+        return value.isoformat(), False
+    if column in ("url", "market_size_url", "volume_url") or column.endswith("_url"):
+        return link(str(value)), False
+    if column in ("note", "problem", "description", "market_note", "market_size_note"):
+        return long_text(str(value)), False
+    return long_text(str(value), str(value)[:24] + "…"), False
 
 
-def html_table(frame: pl.DataFrame, limit: int = 60) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(c, row[c])}</td>" for c in frame.columns) + "</tr>"
-        for row in frame.head(limit).iter_rows(named=True)
+Column = str | tuple[str, str]  # a column name, or (name, header)
+
+
+def html_table(frame: pl.DataFrame, columns: Sequence[Column] | None = None,
+               limit: int = 60) -> str:
+    """The wanted columns that exist, formatted; long text folded, URLs as links."""
+    wanted = [(c, c) if isinstance(c, str) else c for c in (columns or frame.columns)]
+    wanted = [(name, head) for name, head in wanted if name in frame.columns]
+    if not wanted or frame.is_empty():
+        return "<p class=note>No rows.</p>"
+    head = "".join(f"<th>{html.escape(h.replace('_', ' '))}</th>" for _, h in wanted)
+    rows = []
+    for row in frame.head(limit).iter_rows(named=True):
+        cells = []
+        for name, _ in wanted:
+            text, number = _cell(name, row[name])
+            cells.append(f"<td class=num>{text}</td>" if number else f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = (f"<p class=note>{frame.height - limit:,} more rows in the warehouse.</p>"
+            if frame.height > limit else "")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>{more}"
+
+
+def figure(png: bytes | None, alt: str, caption: str) -> str:
+    """A chart with its sources and as-of date underneath."""
+    return (f"<figure>{charts.html_image(png, alt)}<figcaption>{caption}</figcaption>"
+            "</figure>")
+
+
+def _sources_line(frame: pl.DataFrame, as_of: str | None, source_col: str = "source",
+                  url_col: str = "url", limit: int = 6) -> str:
+    names = (frame[source_col].drop_nulls().unique(maintain_order=True).to_list()
+             if source_col in frame.columns else [])
+    urls = (frame[url_col].drop_nulls().unique(maintain_order=True).to_list()[:limit]
+            if url_col in frame.columns else [])
+    links = ", ".join(link(u, f"link {i + 1}") for i, u in enumerate(urls))
+    text = f"Sources: {html.escape(', '.join(map(str, names)) or 'not recorded')}"
+    if links:
+        text += f" ({links})"
+    if as_of:
+        text += f". As of {html.escape(as_of)}"
+    return text + "."
+
+
+def _latest(frame: pl.DataFrame, *columns: str) -> str | None:
+    for column in columns:
+        if column in frame.columns and frame[column].drop_nulls().len():
+            value = frame[column].max()
+            return value.isoformat() if isinstance(value, date) else str(value)
+    return None
+
+
+# --- sections --------------------------------------------------------------------------------
+
+class _Report:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.tables = set(warehouse.tables())
+        self.parts: list[str] = []
+        self.toc: list[tuple[str, str]] = []
+
+    def heading(self, level: int, anchor: str, text: str) -> None:
+        if level == 2:
+            self.toc.append((anchor, text))
+        self.parts.append(f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>')
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def have(self, table: str) -> bool:
+        if table in self.tables:
+            return True
+        self.add(f"<p class=note>{table} is not in the warehouse yet (run `altflow run`).</p>")
+        return False
+
+    def query(self, sql: str) -> pl.DataFrame:
+        return self.warehouse.query(sql)
+
+    def columns(self, table: str) -> set[str]:
+        return set(self.query(f"SELECT * FROM {table} LIMIT 0").columns)
+
+
+def _pool(r: _Report) -> None:
+    r.heading(2, "pool", "The pool: US retirement assets")
+    if not r.have("marts.retirement_assets"):
+        return
+    frame = r.query("SELECT * FROM marts.retirement_assets ORDER BY series, period_end")
+    shown = frame.filter(pl.col("series").is_in(POOL_SERIES))
+    r.add(figure(
+        charts.pool_history(shown),
+        "Retirement assets by series",
+        "US$, end of quarter; a break in a line is a quarter for which no source figure was "
+        "found (never interpolated). " + _sources_line(shown, _latest(shown, "as_of",
+                                                                          "period_end")),
+    ))
+    if "marts.pool_growth" in r.tables:
+        growth = r.query("SELECT * FROM marts.pool_growth ORDER BY latest_assets_usd DESC")
+        r.add("<h3>Latest value and growth per series</h3>")
+        r.add(html_table(growth, ("series", "latest_period_end", "latest_assets_usd",
+                                  "cagr_1y", "cagr_5y", "cagr_10y", "net_contribution_rate",
+                                  "source", "note")))
+        r.add(f"<p class=note>CAGR: compound annual growth to the latest quarter. "
+              f"{_sources_line(growth, _latest(growth, 'latest_period_end'))}</p>")
+
+
+def _markets(r: _Report) -> None:
+    r.heading(2, "markets", "The markets")
+    history = "marts.market_prices" if "marts.market_prices" in r.tables else None
+    if history is None and "marts.market_history" in r.tables:
+        history = "marts.market_history"
+    if history:
+        prices = r.query(f"SELECT date, asset, price_usd, source FROM {history}"
+                         " WHERE price_usd IS NOT NULL ORDER BY asset, date")
+        r.add(figure(charts.price_history(prices), "Price history per asset",
+                     "US$ per unit (troy ounce for metals, coin for crypto), daily. "
+                     + _sources_line(prices, _latest(prices, "date"))))
+    if not r.have("marts.market_snapshot"):
+        return
+    snap = r.query("SELECT * FROM marts.market_snapshot ORDER BY asset_class, asset")
+    r.add("<h3>Market size and liquidity used by the model</h3>")
+    r.add(html_table(snap, ("asset", "asset_class", "as_of", "price_usd", "market_cap_usd",
+                            "aum_usd", "daily_volume_usd", "annual_volatility", "source",
+                            "url", "note")))
+    r.add(f"<p class=note>{_sources_line(snap, _latest(snap, 'as_of'))}</p>")
+
+
+SUMMARY = ("scenario", "pool_series", "base_usd", "total_flow_usd", "total_flow_usd_p05",
+           "total_flow_usd_p95", "peak_quarterly_flow_usd", "peak_quarter_end",
+           "headline_asset", "headline_price_impact", "headline_share_of_market_cap")
+IMPACT = ("asset", "cumulative_flow_usd", "share_of_market_cap", "days_of_volume",
+          "price_impact", "price_impact_p05", "price_impact_p95", "start_price_usd",
+          "implied_price_usd", "implied_price_usd_p05", "implied_price_usd_p95",
+          "share_of_aum", "note")
+
+
+def _scenarios(r: _Report) -> None:
+    r.heading(2, "scenarios", "Scenarios")
+    if not r.have("marts.scenario_summary"):
+        return
+    summary = r.query("SELECT * FROM marts.scenario_summary ORDER BY scenario")
+    r.add("<p>Each scenario file of the scenarios folder, run against the pool and market "
+          "marts above. Flows are US$; impacts are permanent price changes "
+          "(p05-p95: the Monte Carlo band where the scenario has draws).</p>")
+    r.add(html_table(summary, SUMMARY))
+    pool_as_of = None
+    if "marts.retirement_assets" in r.tables:
+        pool_as_of = _latest(r.query("SELECT max(period_end) AS d FROM marts.retirement_assets"),
+                             "d")
+    tables = {t: r.query(f"SELECT * FROM marts.{t}") for t in
+              ("scenario_flows", "scenario_impact", "scenario_sensitivity")
+              if f"marts.{t}" in r.tables}
+    empty = pl.DataFrame({"scenario": []}, schema={"scenario": pl.Utf8})
+    for row in summary.iter_rows(named=True):
+        name = row["scenario"]
+        r.heading(3, f"scenario-{name}", f"Scenario: {name}")
+        if row.get("description"):
+            r.add(f"<p>{html.escape(str(row['description']))}</p>")
+        one = {t: f.filter(pl.col("scenario") == name) for t, f in tables.items()}
+        flows = one.get("scenario_flows", empty)
+        impact = one.get("scenario_impact", empty)
+        basis = (f"Pool: {html.escape(str(row.get('pool_series') or 'fixed base'))}, "
+                 f"as of {html.escape(_latest(impact, 'pool_as_of') or pool_as_of or 'n/a')};"
+                 f" markets as of "
+                 f"{html.escape(_latest(impact, 'market_as_of') or _market_as_of(r) or 'n/a')}"
+                 ". Sources: marts.retirement_assets, marts.market_snapshot (see Sources).")
+        r.add(figure(charts.scenario_flows(flows), f"Flows of {name}",
+                     f"Flow into each asset per quarter, US$ (central path). {basis}"))
+        r.add(figure(charts.impact_bands(impact), f"Impact of {name}",
+                     "Permanent price impact at each horizon: central line, p05-p95 band "
+                     f"(inelastic-markets multipliers, see Method). {basis}"))
+        if "scenario_sensitivity" in one and one["scenario_sensitivity"].height:
+            r.add(figure(charts.sensitivity_heatmap(one["scenario_sensitivity"]),
+                         f"Sensitivity of {name}",
+                         f"Total flow over allocation scale x uptake. {basis}"))
+        if impact.height:
+            at_horizon = impact.filter(pl.col("horizon_end") == pl.col("horizon_end").max())
+            r.add(f"<p class=note>At the horizon ({_latest(at_horizon, 'horizon_end')}):</p>")
+            r.add(html_table(at_horizon.sort("cumulative_flow_usd", descending=True), IMPACT))
+
+
+def _market_as_of(r: _Report) -> str | None:
+    if "marts.market_snapshot" not in r.tables:
+        return None
+    return _latest(r.query("SELECT max(as_of) AS d FROM marts.market_snapshot"), "d")
+
+
+def _method(r: _Report) -> None:
+    r.heading(2, "method", "Method, multipliers and their sources")
+    r.add(
+        "<p>Money moves in as plans adopt the allocation (the adoption curve of each scenario "
+        "file), quarter by quarter, on a pool that grows at its own trailing rate. The "
+        "permanent price impact of a cumulative flow F into a market of capitalisation C is "
+        "M x F / C (Gabaix &amp; Koijen's inelastic-markets multiplier M, low/central/high "
+        "per asset); the execution cost of a quarter's flow follows the square-root law. "
+        "Private markets are appraisal-priced: the report gives shares of AUM, fundraising "
+        "and dry powder instead of a price. Every default the model uses without the "
+        "scenario naming it is listed here with its source.</p>"
     )
-    more = (
-        f"<p class=note>{frame.height - limit} more rows in the warehouse.</p>"
-        if frame.height > limit
-        else ""
-    )
-    return f"<div class=scroll><table><tr>{head}</tr>{body}</table></div>{more}"
-
-
-def _columns(frame: pl.DataFrame, wanted: Sequence[str]) -> pl.DataFrame:
-    """The wanted columns that exist, in that order (the marts may grow more)."""
-    return frame.select([c for c in wanted if c in frame.columns])
-
-
-def line_chart(
-    series: dict[str, Sequence[tuple[float, float]]],
-    title: str,
-    width: int = 900,
-    height: int = 300,
-) -> str:
-    """Lines of (x, y) points; x is a year fraction, y in trillions or as given."""
-    points = [p for pts in series.values() for p in pts]
-    if not points:
-        return ""
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y1 = max(p[1] for p in points) * 1.05 or 1.0
-    pad = 45
-
-    def sx(x: float) -> float:
-        return pad + (x - x0) / ((x1 - x0) or 1) * (width - 2 * pad)
-
-    def sy(y: float) -> float:
-        return height - pad + -y / y1 * (height - 2 * pad)
-
-    parts = [
-        f'<svg width="{width}" height="{height}" role="img"><title>{html.escape(title)}</title>'
-    ]
-    for i in range(5):
-        y = y1 * i / 4
-        parts.append(
-            f'<line x1="{pad}" x2="{width - pad}" y1="{sy(y):.1f}" y2="{sy(y):.1f}"'
-            ' stroke="#e5e5e5"/>'
+    try:
+        from altflow.scenarios.defaults import DEFAULTS
+    except ImportError:  # pragma: no cover - engine not installed
+        r.add("<p class=note>The defaults registry is not available.</p>")
+        return
+    rows = []
+    for item in DEFAULTS:
+        value = item.value
+        shown = (" / ".join(f"{v:.3g}" for v in value) if isinstance(value, tuple)
+                 else f"{value:.4g}")
+        rows.append({"name": item.name, "value (low / central / high)": shown,
+                     "unit": item.unit, "status": item.status, "as of": item.as_of,
+                     "sources": item.source, "detail": item.note})
+    frame = pl.DataFrame(rows)
+    cells = []
+    for row in frame.iter_rows(named=True):
+        cells.append(
+            "<tr>" + f"<td>{html.escape(row['name'])}</td>"
+            f"<td class=num>{html.escape(row['value (low / central / high)'])}</td>"
+            f"<td>{html.escape(row['unit'])}</td><td>{html.escape(row['status'])}</td>"
+            f"<td>{html.escape(row['as of'])}</td><td>{link(row['sources'])}</td>"
+            f"<td>{long_text(row['detail'], 'how it was derived')}</td></tr>"
         )
-        parts.append(f'<text x="4" y="{sy(y) + 4:.1f}" font-size="10">{y:,.1f}</text>')
-    for year in range(math.ceil(x0), math.floor(x1) + 1):
-        parts.append(
-            f'<text x="{sx(year) - 12:.1f}" y="{height - pad + 16}" font-size="10">{year}</text>'
-        )
-    for i, (name, pts) in enumerate(series.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        for segment in _segments(sorted(pts)):
-            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in segment)
-            parts.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
-            )
-        parts.append(
-            f'<text x="{pad + 10 + 130 * i}" y="14" font-size="11" fill="{colour}">'
-            f"{html.escape(name)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    r.add("<table><tr><th>name</th><th>value (low / central / high)</th><th>unit</th>"
+          "<th>status</th><th>as of</th><th>sources</th><th>detail</th></tr>"
+          + "".join(cells) + "</table>")
+    r.add("<p class=note>status: sourced (a published figure), derived (computed from "
+          "published figures as shown), assumption (no public figure; stated), convention."
+          "</p>")
 
 
-def _segments(points: Sequence[tuple[float, float]], max_gap: float = 0.3):  # noqa: ANN202
-    """Split a line where data is missing (> max_gap years apart): gaps are not drawn over."""
-    segment: list[tuple[float, float]] = []
-    for point in points:
-        if segment and point[0] - segment[-1][0] > max_gap:
-            yield segment
-            segment = []
-        segment.append(point)
-    if segment:
-        yield segment
+def _sources(r: _Report) -> None:
+    r.heading(2, "sources", "Sources")
+    if not r.have("marts.sources"):
+        return
+    sources = r.query("SELECT * FROM marts.sources ORDER BY source, dataset")
+    r.add(html_table(sources, ("source", "dataset", "mode", "as_of", "retrieved_at", "rows",
+                               "url", "status", "stale_since", "reason"), limit=500))
 
 
-def bar_chart(
-    bars: Sequence[tuple[str, float]], title: str, unit: str = "%", width: int = 900
-) -> str:
-    """Horizontal bars, one per label (e.g. share of market cap per asset)."""
-    if not bars:
-        return ""
-    top = max(v for _, v in bars) or 1.0
-    row, pad = 22, 170
-    height = row * len(bars) + 20
-    parts = [
-        f'<svg width="{width}" height="{height}" role="img"><title>{html.escape(title)}</title>'
-    ]
-    for i, (label, value) in enumerate(bars):
-        y = 10 + i * row
-        length = max(1.0, value / top * (width - pad - 90))
-        parts.append(f'<text x="4" y="{y + 14}" font-size="11">{html.escape(label)}</text>')
-        parts.append(
-            f'<rect x="{pad}" y="{y + 3}" width="{length:.1f}" height="{row - 6}"'
-            f' fill="{PALETTE[0]}"/>'
-        )
-        parts.append(
-            f'<text x="{pad + length + 4:.1f}" y="{y + 14}" font-size="11">{value:.3g}{unit}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _year_fraction(frame: pl.DataFrame, column: str) -> pl.Series:
-    return frame[column].dt.year() + (frame[column].dt.ordinal_day() - 1) / 365.25
+SECTIONS: tuple[Callable[[_Report], None], ...] = (_pool, _markets, _scenarios, _method,
+                                                   _sources)
 
 
 def build_report(warehouse: Warehouse) -> str:
     """The report as one HTML string."""
-    tables = set(warehouse.tables())
-    sections: list[str] = []
-
-    def have(table: str) -> bool:
-        if table in tables:
-            return True
-        sections.append(
-            f"<p class=note>{table} is not in the warehouse yet (run `altflow run`).</p>"
-        )
-        return False
-
-    sections.append("<h2>The pool: US retirement assets</h2>")
-    if have("marts.retirement_assets"):
-        frame = warehouse.query(
-            "SELECT period_end, series, assets_usd FROM marts.retirement_assets"
-            " WHERE series IN ('total_retirement', 'dc_plans', '401k', 'ira', 'private_dc_z1')"
-            " ORDER BY series, period_end"
-        )
-        frame = frame.with_columns(x=_year_fraction(frame, "period_end"))
-        series = {
-            name: list(zip(g["x"].to_list(), (g["assets_usd"] / 1e12).to_list(), strict=True))
-            for (name,), g in frame.group_by("series", maintain_order=True)
-        }
-        sections.append(line_chart(series, "Retirement assets, US$ trillion"))
-        sections.append(
-            "<p class=note>US$ trillion, end of quarter; breaks in a line are quarters no "
-            "source figure was found for (never interpolated).</p>"
-        )
-    if "marts.pool_growth" in tables:
-        growth = warehouse.query("SELECT * FROM marts.pool_growth ORDER BY latest_assets_usd DESC")
-        sections.append(html_table(_columns(growth, GROWTH_COLUMNS)))
-
-    sections.append("<h2>The markets</h2>")
-    if have("marts.market_snapshot"):
-        snap = warehouse.query("SELECT * FROM marts.market_snapshot ORDER BY asset_class, asset")
-        sections.append(html_table(_columns(snap, SNAPSHOT_COLUMNS)))
-
-    sections.append("<h2>Scenarios</h2>")
-    if "marts.scenario_summary" in tables:
-        summary = warehouse.query("SELECT * FROM marts.scenario_summary ORDER BY scenario")
-        sections.append(html_table(_columns(summary, SUMMARY_COLUMNS)))
-    if have("marts.scenario_impact"):
-        impact = warehouse.query(
-            "SELECT * FROM marts.scenario_impact"
-            " QUALIFY horizon_end = max(horizon_end) OVER (PARTITION BY scenario)"
-            " ORDER BY scenario, asset"
-        )
-        shares = [
-            (f"{r['scenario']} · {r['asset']}", 100 * r["share_of_market_cap"])
-            for r in impact.iter_rows(named=True)
-            if r.get("share_of_market_cap") is not None
-        ]
-        sections.append(bar_chart(shares, "Cumulative flow as % of market cap at the horizon"))
-        sections.append(html_table(_columns(impact, IMPACT_COLUMNS), limit=200))
-
-    sections.append("<h2>Sources</h2>")
-    if have("marts.sources"):
-        sources = warehouse.query("SELECT * FROM marts.sources")
-        sections.append(html_table(_columns(sources, SOURCES_COLUMNS), limit=500))
-
+    r = _Report(warehouse)
+    for section in SECTIONS:
+        section(r)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    toc = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in r.toc)
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>altflow report</title>"
-        f"<style>{CSS}</style></head><body>"
+        "<!doctype html><html lang=en><head><meta charset='utf-8'>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>altflow report</title><style>{CSS}</style></head><body>"
         "<h1>altflow: retirement-plan flows into alternatives</h1>"
-        f"<p class=note>Generated {generated} from {html.escape(str(warehouse.path))}.</p>"
-        + "".join(sections)
-        + "</body></html>"
+        f"<p class=note>Generated {generated} from {html.escape(str(warehouse.path))}. "
+        "Amounts in US$; percentages are of the stated base.</p>"
+        f"<nav><ul>{toc}</ul></nav>" + "".join(r.parts) + "</body></html>"
     )
 
 
