@@ -221,10 +221,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from pipelines.instance import ensure_dagster_home
+
+    home = ensure_dagster_home()  # the instance `altflow run` records its runs in
     env = dict(os.environ)
-    home = Path(env.get("DAGSTER_HOME") or Path.cwd() / "data" / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    env["DAGSTER_HOME"] = str(home.resolve())
     workspace = config.PROJECT_ROOT / "workspace.yaml"
     env["ALTFLOW_WAREHOUSE"] = str(config.warehouse_path().resolve())  # as seen from here
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace)]
