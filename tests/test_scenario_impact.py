@@ -347,3 +347,31 @@ def test_text_output_labels_bands_explains_columns_and_says_the_market_date() ->
     notes = [line for line in text.splitlines() if line.startswith("  [")]
     assert len(notes) == len(set(n.split("] ", 1)[1] for n in notes))  # no repeated notes
     assert "4 digits" not in text and "$122 bn" in text
+
+
+def test_registry_labels_every_multiplier_bound_and_the_split_rule() -> None:
+    by_name = {d.name: d for d in dft.DEFAULTS}
+    gold = by_name["multiplier_gold"]
+    low, central, high = gold.bounds
+    assert "assumption" in low and "point estimate" in central
+    assert "at least 2.4 %" in high and "LOWER bound" in high  # not an upper bound
+    btc = by_name["multiplier_bitcoin"]
+    assert btc.bounds is not None and "4-5x" in btc.bounds[0]
+    for d in dft.DEFAULTS:
+        if d.name.startswith("multiplier_") and d.status != "assumption" \
+                and d.name != "multiplier_us_equities":
+            assert d.bounds is not None, d.name
+    rule = by_name["class_split_rule"]
+    assert rule.status == "assumption" and "left out and named" in rule.note
+    basis = by_name["gold_market_cap_basis"]
+    assert "above-ground stock" in basis.note and "12.6tn" in basis.note
+    assert dft.MARKET_CAP_BASIS["precious_metals"].startswith("above-ground stock")
+
+
+def test_text_says_how_the_pool_was_obtained() -> None:
+    body = ("pool: {series: dc_plans, growth_rate: 0.05}\nhorizon_years: 1\n"
+            "allocations: {bitcoin: 0.01}\nadoption: {curve: immediate}\n")
+    pool = PoolInput("dc_plans", date(2025, 9, 30), 13.0e12)
+    text = run_scenario(scen(body), pool, _history()).to_text()
+    assert ("Pool (series dc_plans) at the base date: $13.5 tn (estimate: dc_plans of "
+            "2025-09-30 grown to 2026-07-18 at 5.0 %/yr)") in text

@@ -412,12 +412,11 @@ def format_text(result: ScenarioResult) -> str:
              else "deterministic (no draws: bands equal the central value)")
     base_how = s.get("base_date_rule") or "-"
     pool = f"series {s['pool_series']}" if s["pool_series"] else "fixed base"
-    pool_date = f"{s['pool_as_of']}" if s["pool_as_of"] else "-"
+    how = s["pool_note"] or f"value of {s['pool_as_of']}"
     lines = [
         f"Scenario {s['scenario']}: {s['description'] or ''}".rstrip(": "),
-        f"Base date {s['base_date']} ({base_how}). Pool {pool}: {_usd(s['base_usd'])} as of "
-        f"{pool_date}" + (f" ({s['pool_note']})" if s["pool_note"] else "")
-        + f", growth {_pct(s['growth_rate'])}/yr",
+        f"Base date {s['base_date']} ({base_how}). Pool ({pool}) at the base date: "
+        f"{_usd(s['base_usd'])} ({how}); growth {_pct(s['growth_rate'])}/yr",
         "Market data used: " + (", ".join(
             f"{r['asset']} as of {r['market_as_of'] or '-'}" for r in rows) or "none"),
         f"Quarters {s['first_period_end']} to {s['horizon_end']} ({s['quarters']}); {draws}",
