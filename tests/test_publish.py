@@ -232,3 +232,37 @@ def test_readers_open_the_published_file_while_a_run_writes(published: Path) -> 
         proc.wait(timeout=300)
     assert proc.returncode == 0
     assert reads > 5
+
+
+def _duckdb_cli() -> str:
+    found = Path(sys.executable).with_name("duckdb")
+    if not found.exists():
+        pytest.fail("duckdb-cli (dev extra) is not installed beside this Python")
+    return str(found)
+
+
+def test_the_published_file_opens_in_the_duckdb_1_5_cli(published: Path) -> None:
+    done = subprocess.run(
+        [_duckdb_cli(), "-readonly", "-csv", str(published), "-c",
+         "SELECT count(*) FROM marts.market_prices; SELECT version();"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "v1.5." in done.stdout
+    assert int(done.stdout.splitlines()[1]) > 1000
+
+
+def test_a_warehouse_in_a_newer_storage_format_is_republished_readable(tmp_path: Path) -> None:
+    path = tmp_path / "wh" / "altflow.duckdb"
+    path.parent.mkdir()
+    con = duckdb.connect(str(path))  # DuckDB 2.x default: storage 2.0, unreadable by 1.5
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.keep AS SELECT 42 AS answer")
+    con.close()
+    with Warehouse(path).writer() as writer:
+        writer.execute("CREATE TABLE raw.more AS SELECT 1 AS one")
+    done = subprocess.run(
+        [_duckdb_cli(), "-readonly", "-csv", str(path), "-c", "SELECT answer FROM raw.keep"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == "42"
