@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
+import struct
+import threading
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -229,46 +233,107 @@ def test_truncated_workbook() -> None:
 # --- the snapshot ---------------------------------------------------------------------------
 
 
+def snapshot_frame() -> pl.DataFrame:
+    releases = ici.parse_releases_csv(read_snapshot("ici", ici.RELEASES_DATASET))
+    return pl.concat([ici.parse_snapshot_csv(read_snapshot("ici", d), releases)
+                      for d in ici.FIGURE_DATASETS])
+
+
 def test_snapshot_files_parse_with_urls_and_releases() -> None:
-    frames = [ici.parse_snapshot_csv(read_snapshot("ici", d)) for d in ici.SNAPSHOT_DATASETS]
-    frame = pl.concat(frames)
-    q1 = frame.filter(pl.col("period_end") == date(2025, 3, 31))
+    frame = snapshot_frame()
+    q1 = frame.filter(pl.col("period_end") == date(2025, 3, 31), pl.col("release") == "ret_25_q1")
     got = dict(q1.select("series", "value_usd").iter_rows())
     assert got["dc_plans"] == pytest.approx(12.2e12)
     assert got["401k"] == pytest.approx(8.7e12)
     assert got["government_db"] == pytest.approx(8.9e12)
+    assert got["tsp"] == pytest.approx(936e9)  # 401kspecialistmag.com/?p=82203
     assert frame["url"].str.starts_with("http").all()
     assert frame["release"].str.contains(r"^ret_\d\d_q[1-4]$").all()
     assert (frame["period_end"] <= frame["as_of"]).all()
     assert frame["period_end"].min() == date(2015, 3, 31)
+    assert (frame["release_date"] > frame["as_of"]).all()  # where known
+    # ICI marks IRA figures as estimates; the other series' text says nothing
+    assert frame.filter(pl.col("series") == "ira")["estimated"].all()
+    assert frame.filter(pl.col("series") != "ira")["estimated"].null_count() == frame.filter(
+        pl.col("series") != "ira").height
 
 
-def snapshot_payload(text: str) -> Payload:
-    return Payload("ici", ici.DATASET, "http://x", text.encode(), datetime.now(UTC), "snapshot")
+def test_snapshot_keeps_every_vintage_of_a_quarter() -> None:
+    """2025 Q4 total: $49.1T in ret_25_q4 (2026-03-26), revised to 48,798bn in ret_26_q1; and
+    ret_17_q4 was issued twice (2018-03-22, and 2018-04-19 with revised IRA figures)."""
+    frame = snapshot_frame()
+    q4 = frame.filter(pl.col("period_end") == date(2025, 12, 31),
+                      pl.col("series") == "total_retirement").sort("release")
+    assert q4.select("release", "release_date", "value_billions_usd").rows() == [
+        ("ret_25_q4", date(2026, 3, 26), 49124.0), ("ret_26_q1", date(2026, 6, 18), 48798.0)]
+    dc = frame.filter(pl.col("period_end") == date(2025, 12, 31), pl.col("series") == "dc_plans")
+    assert dc["value_usd"].to_list() == [pytest.approx(14.197e12)]
+    ira_17 = frame.filter(pl.col("period_end") == date(2017, 12, 31), pl.col("series") == "ira")
+    assert sorted(ira_17.select("release_date", "value_billions_usd").rows()) == [
+        (date(2018, 3, 22), 8900.0), (date(2018, 4, 19), 9200.0)]
+    assert set(frame["release_date_basis"]) <= {"stated", "article", "unknown"}
+    assert frame.filter(pl.col("release_date").is_null())["release_date_basis"].eq(
+        "unknown").all()
 
 
-HEADER = "period_end,series,value_billions_usd,release,url,published\n"
+def snapshot_payload(text: str, dataset: str = ici.DATASET) -> Payload:
+    return Payload("ici", dataset, "http://x", text.encode(), datetime.now(UTC), "snapshot")
+
+
+HEADER = "period_end,series,value_billions_usd,release,release_date,estimated,url\n"
+RELEASES = {("ret_25_q1", date(2025, 6, 18)): "stated"}
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("period_end,series,value_bn,release,url,published\n", r"row 1: header .*column renamed"),
-        (HEADER + "2025-03-31,dc_plans,12.2T,ret_25_q1,https://x,\n",
+        ("period_end,series,value_bn,release,release_date,estimated,url\n",
+         r"row 1: header .*column renamed"),
+        (HEADER + "2025-03-31,dc_plans,12.2T,ret_25_q1,2025-06-18,,https://x\n",
          r"retirement_quarterly\.csv, row 2, column value_billions_usd: non-numeric value"),
-        (HEADER + "2025-03-31,dc,12200,ret_25_q1,https://x,\n", r"row 2, column series: unknown"),
-        (HEADER + "2025-03-30,dc_plans,12200,ret_25_q1,https://x,\n", "not a quarter-end date"),
-        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q5,https://x,\n", "column release: not a"),
-        (HEADER + "2025-06-30,dc_plans,12200,ret_25_q1,https://x,\n", "later than release"),
-        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q1,https://x\n", r"5 cells, expected 6"),
-        (HEADER + "2025-03-31,dc_plans,1,ret_25_q1,https://x,\n"
-         "2025-03-31,dc_plans,2,ret_25_q1,https://y,\n", "appears twice"),
+        (HEADER + "2025-03-31,dc,12200,ret_25_q1,2025-06-18,,https://x\n",
+         r"row 2, column series: unknown"),
+        (HEADER + "2025-03-30,dc_plans,12200,ret_25_q1,2025-06-18,,https://x\n",
+         "not a quarter-end date"),
+        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q5,2025-06-18,,https://x\n",
+         "column release: not a"),
+        (HEADER + "2025-06-30,dc_plans,12200,ret_25_q1,2025-06-18,,https://x\n",
+         "later than release"),
+        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q1,2025-06-18,https://x\n",
+         r"6 cells, expected 7"),
+        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q1,2025-06-19,,https://x\n",
+         r"column release_date: release ret_25_q1 of this date is not listed"),
+        (HEADER + "2025-03-31,dc_plans,12200,ret_25_q1,2025-06-18,maybe,https://x\n",
+         r"column estimated: not true, false or blank"),
+        (HEADER + "2025-03-31,dc_plans,-12200,ret_25_q1,2025-06-18,,https://x\n",
+         r"column value_billions_usd: not a positive amount '-12200'"),
+        (HEADER + "2025-03-31,dc_plans,1,ret_25_q1,2025-06-18,,https://x\n"
+         "2025-03-31,dc_plans,2,ret_25_q1,2025-06-18,,https://y\n", "appears twice"),
     ],
 )
 def test_bad_snapshot_rows_fail_naming_row_and_column(body: str, message: str) -> None:
     with pytest.raises(SourceError, match=message) as err:
-        ici.parse_snapshot_csv(snapshot_payload(body))
+        ici.parse_snapshot_csv(snapshot_payload(body), RELEASES)
     assert "\n" not in str(err.value)
+
+
+RELEASES_HEADER = "release,release_date,date_basis,url,quote\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (RELEASES_HEADER + "ret_25_q1,2025-06-18,guessed,https://x,q\n", "column date_basis: not"),
+        (RELEASES_HEADER + "ret_25_q1,,stated,https://x,q\n", "must be 'unknown' exactly when"),
+        (RELEASES_HEADER + "ret_25_q1,2025-03-31,stated,https://x,q\n",
+         "column release_date: not after the quarter ret_25_q1 covers"),
+        (RELEASES_HEADER + "ret_25_q1,2025-06-18,stated,https://x,q\n"
+         "ret_25_q1,2025-06-18,stated,https://x,q\n", "listed twice"),
+    ],
+)
+def test_bad_release_rows_fail(body: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        ici.parse_releases_csv(snapshot_payload(body, ici.RELEASES_DATASET))
 
 
 # --- releases and live discovery ------------------------------------------------------------
@@ -329,7 +394,7 @@ def test_discovery_steps_back_over_unreleased_quarters(
     assert payloads[0].dataset == ici.DATASET and payloads[0].mode == "live"
     assert payloads[0].url.endswith("/system/files/2025-06/ret_25_q1_data.xls")
     assert payloads[0].as_of == date(2025, 3, 31)
-    assert frame["published"].unique().to_list() == [date(2025, 6, 18)]
+    assert frame["release_date"].unique().to_list() == [date(2025, 6, 18)]
     assert value(frame, "dc_plans", "2025:Q1") == pytest.approx(12.248e12)
 
 
@@ -429,3 +494,166 @@ def test_grouped_two_row_headers_are_combined() -> None:
 
     grouped = parse(make_workbook.build(mutate=group))
     assert grouped.equals(flat)
+
+
+# --- negative figures and the total check ----------------------------------------------------
+
+
+def test_negative_figure_fails_naming_the_cell_not_the_total() -> None:
+    """A negative amount is a sign or layout error; the message says so (it used to report
+    'components add up to -30,483 but Total is -30,483', as if they disagreed)."""
+    def negative(name: str, grid: list[list[Any]]) -> None:
+        if name == "Table 1":
+            for row in grid:
+                if row and row[0] == "2023:Q2":
+                    row[1:] = [-v if isinstance(v, int | float) else v for v in row[1:]]
+
+    with pytest.raises(SourceError) as err:
+        parse(make_workbook.build(mutate=negative))
+    text = str(err.value)
+    assert re.search(r"sheet 'Table 1', row 15, cell B15: negative amount -14,448 under"
+                     r" 'IRAs' \(assets cannot be negative", text), text
+    assert "components add up to" not in text
+
+
+def test_components_that_disagree_report_the_gap() -> None:
+    def doubled(name: str, grid: list[list[Any]]) -> None:
+        if name == "Table 1":
+            for row in grid:
+                if row and row[0] == "2023:Q2":
+                    row[5] = row[5] * 2
+
+    with pytest.raises(SourceError, match=r"components add up to [\d,]+ but 'Total' is [\d,]+,"
+                                          r" \d+\.\d% apart \(more than the 1% rounding"):
+        parse(make_workbook.build(mutate=doubled))
+
+
+# --- faults of the live service, against a local server --------------------------------------
+
+
+@pytest.fixture
+def faulty_ici(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> ici.Ici:
+    """A live ICI source on the local server with one retry and short timeouts."""
+    monkeypatch.setenv("ALTFLOW_ICI_BASE_URL", httpserver.url_for("/"))
+    monkeypatch.setenv("ALTFLOW_HTTP_RETRIES", "1")
+    monkeypatch.setenv("ALTFLOW_HTTP_TIMEOUT", "0.3")
+    monkeypatch.setenv("ALTFLOW_HTTP_BACKOFF", "0")
+    monkeypatch.setattr(ici.Ici, "min_interval", 0.0)
+    httpserver.expect_request("/statistical-report/ret_25_q1").respond_with_data(
+        RELEASE_PAGE.format(href="/system/files/2025-06/ret_25_q1_data.xls"),
+        content_type="text/html")
+    return ici.Ici("live")
+
+
+WORKBOOK_PATH = "/system/files/2025-06/ret_25_q1_data.xls"
+
+
+def _fails(source: ici.Ici, pattern: str) -> str:
+    with pytest.raises(SourceError) as err:
+        source.batch(today=date(2025, 4, 2))
+    text = str(err.value)
+    assert "\n" not in text and text.startswith("ici "), text
+    assert re.search(pattern, text), text
+    return text
+
+
+def test_fault_5xx_gives_up_after_the_retry(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_data("oops", status=502)
+    _fails(faulty_ici, r"HTTP 502 .*gave up after 2 attempts")
+    assert [r.path for r, _ in httpserver.log].count(WORKBOOK_PATH) == 2
+
+
+def test_fault_429_is_retried_then_reported(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_response(
+        Response("slow down", status=429, headers={"Retry-After": "0"}))
+    _fails(faulty_ici, r"HTTP 429")
+    assert [r.path for r, _ in httpserver.log].count(WORKBOOK_PATH) == 2
+
+
+def test_fault_429_then_success(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    calls: list[int] = []
+
+    def first_busy(_request: Any) -> Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return Response("slow down", status=429, headers={"Retry-After": "0"})
+        return Response(make_workbook.build(), mimetype="application/vnd.ms-excel")
+
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_handler(first_busy)
+    batch = faulty_ici.batch(today=date(2025, 4, 2))
+    assert batch.rows == [batch.table(ici.RAW_TABLE).height] and batch.rows[0] > 0
+    assert len(calls) == 2
+
+
+def test_fault_timeout(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    def slow(_request: Any) -> Response:
+        time.sleep(0.8)
+        return Response("late")
+
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_handler(slow)
+    _fails(faulty_ici, r"timed out after 0\.3 s")
+
+
+def test_fault_html_challenge_page(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_data(
+        "<!DOCTYPE html><html><title>Just a moment...</title></html>", content_type="text/html")
+    _fails(faulty_ici, r"got an HTML page where the workbook ret_25_q1_data\.xls was expected")
+
+
+def test_fault_truncated_body(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    """The server announces the whole workbook but sends half: the read breaks."""
+    content = make_workbook.build()
+
+    def short(_request: Any) -> Response:
+        response = Response(content[: len(content) // 2], mimetype="application/vnd.ms-excel")
+        response.headers["Content-Length"] = str(len(content))
+        return response
+
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_handler(short)
+    _fails(faulty_ici, r"connection broken while reading the body|not a readable \.xls")
+
+
+def test_fault_truncated_file(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    content = make_workbook.build()
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_data(
+        content[: len(content) // 2], content_type="application/vnd.ms-excel")
+    _fails(faulty_ici, r"ret_25_q1_data\.xls is not a readable \.xls workbook .*truncated")
+
+
+def test_fault_renamed_header(httpserver: HTTPServer, faulty_ici: ici.Ici) -> None:
+    httpserver.expect_request(WORKBOOK_PATH).respond_with_data(
+        make_workbook.build(mutate=_rename_column), content_type="application/vnd.ms-excel")
+    _fails(faulty_ici, r"sheet 'Table 4', row 5: column 'Other private-sector DC plans' not"
+                       r" found in the header .*column renamed\?")
+
+
+def test_fault_connection_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts and resets every connection (SO_LINGER 0): one line, no traceback."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.recv(1024)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("ALTFLOW_ICI_BASE_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.setenv("ALTFLOW_HTTP_RETRIES", "1")
+        monkeypatch.setenv("ALTFLOW_HTTP_BACKOFF", "0")
+        monkeypatch.setattr(ici.Ici, "min_interval", 0.0)
+        _fails(ici.Ici("live"), r"connection (failed|broken|reset)|gave up after 2 attempts")
+    finally:
+        stop.set()
+        thread.join(1)
+        listener.close()

@@ -14,6 +14,7 @@ from altflow.sources.base import Payload
 from altflow.sqlmodels import discover
 from altflow.warehouse import Warehouse, build_model, load_raw
 from assets.ingest.ici import ici_retirement_assets
+from assets.publish import publish_asset
 from pipelines.resources import SourcesResource, WarehouseResource
 from tests.fixtures.ici import make_workbook
 
@@ -22,10 +23,17 @@ MODELS = (
     "staging.ici_retirement_assets",
     "staging.z1_retirement_series",
     "marts.retirement_assets",
+    "marts.retirement_vintages",
     "marts.pool_growth",
     "marts.pool_reconciliation",
 )
 CONTRACT_SERIES = ("total_retirement", "ira", "dc_plans", "401k", "403b", "457", "tsp")
+
+
+def fred_registry() -> dict[str, pl.DataFrame]:
+    """The FRED series registry table the Z.1 staging joins (H1's raw.fred_series), if any."""
+    frame = getattr(fred, "registry_frame", None)
+    return {fred.REGISTRY_TABLE: frame()} if frame else {}
 
 
 def build_marts(wh: Warehouse) -> None:
@@ -40,7 +48,8 @@ def load_snapshot(path: Path) -> Warehouse:
     ici_frame, ici_payloads = ici.fetch_all(ici.Ici("snapshot"))
     source = fred.Fred("snapshot")
     fred_frame, fred_payloads = fred.fetch_all(source, source.split_available([*fred.SERIES])[0])
-    load_raw(wh, {"raw.ici_retirement_assets": ici_frame, "raw.fred_observations": fred_frame},
+    load_raw(wh, {"raw.ici_retirement_assets": ici_frame, "raw.fred_observations": fred_frame,
+                  **fred_registry()},
              [*ici_payloads, *fred_payloads], [1] * (len(ici_payloads) + len(fred_payloads)))
     build_marts(wh)
     return wh
@@ -62,7 +71,47 @@ def test_2025_q1_pool_as_published(snapshot_wh: Warehouse) -> None:
     # ICI, "Retirement Assets Total $43.4 Trillion in First Quarter 2025" (ret_25_q1)
     assert assets_at(snapshot_wh, "dc_plans", "2025-03-31") == pytest.approx(12.2e12, abs=5e10)
     assert assets_at(snapshot_wh, "401k", "2025-03-31") == pytest.approx(8.7e12, abs=5e10)
-    assert assets_at(snapshot_wh, "total_retirement", "2025-03-31") == pytest.approx(43.4e12)
+    # the total was revised to 43,050bn in ret_26_q1 (Table 1 via ghost-allocator): latest wins
+    assert assets_at(snapshot_wh, "total_retirement", "2025-03-31") == pytest.approx(43.05e12)
+    first = snapshot_wh.query(
+        "SELECT release, assets_usd FROM marts.retirement_vintages WHERE series ="
+        " 'total_retirement' AND period_end = DATE '2025-03-31' ORDER BY vintage")
+    assert first.rows() == [("ret_25_q1", pytest.approx(43.4e12)),
+                            ("ret_26_q1", pytest.approx(43.05e12))]
+
+
+def test_2025_q4_from_icis_march_2026_release(snapshot_wh: Warehouse) -> None:
+    """ret_25_q4 (2026-03-26): DC 14,197bn and IRA 19,220bn; total 49,124bn then, 48,798bn in
+    ret_26_q1."""
+    assert assets_at(snapshot_wh, "dc_plans", "2025-12-31") == pytest.approx(14.197e12)
+    assert assets_at(snapshot_wh, "ira", "2025-12-31") == pytest.approx(19.22e12)
+    assert assets_at(snapshot_wh, "total_retirement", "2025-12-31") == pytest.approx(48.798e12)
+    row = snapshot_wh.query(
+        "SELECT release, release_date FROM marts.retirement_assets WHERE series = 'dc_plans'"
+        " AND period_end = DATE '2025-12-31'").row(0)
+    assert row == ("ret_25_q4", date(2026, 3, 26))
+
+
+def test_dc_plans_quarters_since_2015(snapshot_wh: Warehouse) -> None:
+    quarters = snapshot_wh.query(
+        "SELECT period_end FROM marts.retirement_assets WHERE series = 'dc_plans'"
+        " AND period_end BETWEEN DATE '2015-03-31' AND DATE '2025-12-31'")["period_end"]
+    assert quarters.len() == 33  # of 44; docs/data.md lists the 11 without a public copy
+    assert {date(2019, 6, 30), date(2025, 12, 31)} <= set(quarters)
+
+
+def test_retirement_vintages_show_how_a_quarter_moved(snapshot_wh: Warehouse) -> None:
+    v = snapshot_wh.query("SELECT * FROM marts.retirement_vintages")
+    for column in ("period_end", "series", "release", "release_date", "assets_usd", "source"):
+        assert column in v.columns
+    assert v.filter(pl.col("is_latest")).height == snapshot_wh.query(
+        "SELECT count(*) AS n FROM marts.retirement_assets WHERE source = 'ici'")["n"][0]
+    ira = v.filter(pl.col("series") == "ira", pl.col("period_end") == date(2017, 12, 31))
+    assert ira.select("release", "release_date", "assets_usd", "revision_usd").rows() == [
+        ("ret_17_q4", date(2018, 3, 22), pytest.approx(8.9e12), None),
+        ("ret_17_q4", date(2018, 4, 19), pytest.approx(9.2e12), pytest.approx(0.3e12)),
+    ]
+    assert v.group_by("period_end", "series", "release", "release_date").len()["len"].max() == 1
 
 
 def test_retirement_assets_contract_columns_and_provenance(snapshot_wh: Warehouse) -> None:
@@ -117,14 +166,19 @@ def test_pool_growth_on_the_snapshot(snapshot_wh: Warehouse) -> None:
                    "cagr_10y", "net_contribution_rate", "note", "source"):
         assert column in growth.columns
     dc = growth.filter(pl.col("series") == "dc_plans").row(0, named=True)
-    assert dc["latest_period_end"] == date(2025, 9, 30)
-    latest = assets_at(snapshot_wh, "dc_plans", "2025-09-30")
-    base = assets_at(snapshot_wh, "dc_plans", "2020-09-30")
-    assert dc["cagr_5y_from"] == date(2020, 9, 30)
+    assert dc["latest_period_end"] == date(2026, 3, 31)
+    assert (dc["latest_release"], dc["latest_release_date"]) == ("ret_26_q1", date(2026, 6, 18))
+    assert "latest value from ICI release ret_26_q1 of 2026-06-18" in dc["note"]
+    latest = assets_at(snapshot_wh, "dc_plans", "2026-03-31")
+    assert latest == pytest.approx(13.802e12)  # ret_26_q1 Table 1, via ghost-allocator
+    base = assets_at(snapshot_wh, "dc_plans", "2021-03-31")
+    assert dc["cagr_5y_from"] == date(2021, 3, 31)
     assert dc["cagr_5y"] == pytest.approx((latest / base) ** (365.25 / 1826) - 1)
-    # no 2024-09-30 DC figure: the nearest quarter is used and annualised over its span
-    assert dc["cagr_1y_from"] == date(2024, 6, 30)
-    assert "1y growth from 2024-06-30 (no figure for 2024-09-30)" in dc["note"]
+    assert dc["cagr_1y_from"] == date(2025, 3, 31)
+    year = assets_at(snapshot_wh, "dc_plans", "2025-03-31")
+    assert dc["cagr_1y"] == pytest.approx((latest / year) ** (365.25 / 365) - 1)
+    # 10 years back (2016-03-31) exists; no base note
+    assert "no figure for" not in dc["note"]
     assert dc["net_contribution_rate"] is None
     assert "ICI publishes levels only" in dc["note"]
     assert set(CONTRACT_SERIES) <= set(growth["series"])
@@ -170,7 +224,8 @@ def test_net_contribution_rate_and_dc_reconciliation_from_z1(tmp_path: Path) -> 
                        make_workbook.build(), datetime.now(UTC), "live")
     ici_frame = ici.parse_workbook(workbook, ici.Release(2025, 1))
     wh = Warehouse(tmp_path / "w.duckdb")
-    load_raw(wh, {"raw.ici_retirement_assets": ici_frame, "raw.fred_observations": fred_frame},
+    load_raw(wh, {"raw.ici_retirement_assets": ici_frame, "raw.fred_observations": fred_frame,
+                  **fred_registry()},
              [workbook], [ici_frame.height])
     build_marts(wh)
 
@@ -204,7 +259,8 @@ def test_failed_live_fetch_writes_nothing(tmp_path: Path, httpserver, monkeypatc
     """A broken workbook fails the asset; the raw table keeps the previous good data."""
     path = tmp_path / "w.duckdb"
     resources = {"warehouse": WarehouseResource(path=str(path))}
-    first = materialize([ici_retirement_assets],
+    assets = [ici_retirement_assets, publish_asset([ici_retirement_assets])]
+    first = materialize(assets,
                         resources={**resources, "sources": SourcesResource(mode="snapshot")})
     assert first.success
     before = Warehouse(path).query("SELECT count(*) AS n FROM raw.ici_retirement_assets")["n"][0]
@@ -218,7 +274,7 @@ def test_failed_live_fetch_writes_nothing(tmp_path: Path, httpserver, monkeypatc
     httpserver.expect_request("/statistical-report/ret_25_q1").respond_with_data("<html>")
     httpserver.expect_request("/system/files/2025-06/ret_25_q1_data.xls").respond_with_data(
         make_workbook.build(mutate=drop_table_1))
-    result = materialize([ici_retirement_assets], raise_on_error=False,
+    result = materialize(assets, raise_on_error=False,
                          resources={**resources, "sources": SourcesResource(mode="live")})
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -226,7 +282,7 @@ def test_failed_live_fetch_writes_nothing(tmp_path: Path, httpserver, monkeypatc
     after = Warehouse(path).query("SELECT count(*) AS n FROM raw.ici_retirement_assets")["n"][0]
     assert after == before
     log = Warehouse(path).query("SELECT mode FROM raw.fetch_log")
-    assert log["mode"].to_list() == ["snapshot", "snapshot"]
+    assert log["mode"].to_list() == ["snapshot"] * len(ici.SNAPSHOT_DATASETS)
 
 
 def test_saar_flows_and_combined_z1_dc(tmp_path: Path) -> None:
@@ -244,7 +300,8 @@ def test_saar_flows_and_combined_z1_dc(tmp_path: Path) -> None:
     empty_ici = pl.DataFrame(schema=ici.RAW_SCHEMA)
     wh = Warehouse(tmp_path / "w.duckdb")
     fetched = Payload("fred", "BOGZ1FL574090055Q", "http://x", b"x", datetime.now(UTC), "live")
-    load_raw(wh, {"raw.ici_retirement_assets": empty_ici, "raw.fred_observations": fred_frame},
+    load_raw(wh, {"raw.ici_retirement_assets": empty_ici, "raw.fred_observations": fred_frame,
+                  **fred_registry()},
              [fetched], [fred_frame.height])
     build_marts(wh)
     growth = {r["series"]: r for r in wh.query("SELECT * FROM marts.pool_growth").iter_rows(

@@ -188,7 +188,7 @@ class SnapshotEntry:
     path: Path
     url: str
     as_of: date | None
-    retrieved_at: datetime
+    retrieved_at: datetime | None
     sha256: str
     provenance: str
     retrieved_from: str = ""
@@ -237,7 +237,9 @@ def _manifest(folder: Path) -> dict[str, SnapshotEntry]:
             path=folder / item["path"],
             url=item["url"],
             as_of=_parse_date(item.get("as_of")),
-            retrieved_at=datetime.fromisoformat(item["retrieved_at"].replace("Z", "+00:00")),
+            # H4: retrieved_at is when the public copy was stored; null where unknown
+            retrieved_at=datetime.fromisoformat(item["retrieved_at"].replace("Z", "+00:00"))
+            if item.get("retrieved_at") else None,
             sha256=item["sha256"],
             provenance=provenance,
             retrieved_from=item.get("retrieved_from")

@@ -4,9 +4,11 @@
 -- contribution rate = trailing four quarters of net transactions / the level a year before.
 -- Growth compares the latest quarter with the quarter N years earlier; when that quarter is
 -- missing the nearest quarter within one quarter of it is used and the rate is annualised
--- over the actual span (said in note). No value is interpolated; NULL = not derivable.
+-- over the actual span (said in note). Every ICI value is the latest release's version
+-- (latest_release, latest_release_date say which vintage the latest value is). No value is
+-- interpolated; NULL = not derivable.
 WITH ra AS (
-    SELECT series, period_end, assets_usd, source, document
+    SELECT series, period_end, assets_usd, source, document, release, release_date, vintages
     FROM marts.retirement_assets
 ),
 latest AS (
@@ -15,7 +17,10 @@ latest AS (
         period_end AS latest_period_end,
         assets_usd AS latest_assets_usd,
         source,
-        document AS latest_document
+        document AS latest_document,
+        release AS latest_release,
+        release_date AS latest_release_date,
+        vintages AS latest_vintages
     FROM ra
     QUALIFY row_number() OVER (PARTITION BY series ORDER BY period_end DESC) = 1
 ),
@@ -113,6 +118,8 @@ SELECT
     g.cagr_1y_from,
     g.cagr_5y_from,
     g.cagr_10y_from,
+    l.latest_release,
+    l.latest_release_date,
     concat_ws(
         '; ',
         coalesce(
@@ -127,6 +134,11 @@ SELECT
         CASE WHEN g.cagr_1y IS NULL THEN 'no figure within a quarter of 1 year earlier' END,
         CASE WHEN g.cagr_5y IS NULL THEN 'no figure within a quarter of 5 years earlier' END,
         CASE WHEN g.cagr_10y IS NULL THEN 'no figure within a quarter of 10 years earlier' END,
+        CASE WHEN l.source = 'ici' THEN 'latest value from ICI release ' || l.latest_release
+            || coalesce(' of ' || l.latest_release_date, ' (release date not known)')
+            || CASE WHEN l.latest_vintages > 1 THEN ', the latest of ' || l.latest_vintages
+                || ' releases that published it (see marts.retirement_vintages)' ELSE '' END
+            || '; growth bases use their own latest release' END,
         CASE WHEN l.source = 'ici' AND l.latest_document NOT LIKE '%_data.xls%'
             THEN 'ICI figures as stated in release text (trillions to one decimal):'
                 || ' rates carry that rounding' END

@@ -3,7 +3,9 @@
 -- state_local_db, federal_db, government_db, annuities; latest release per quarter) and
 -- Federal Reserve Z.1 levels via FRED (private_dc_z1, state_local_dc_z1, federal_dc_z1,
 -- dc_plans_z1 = their sum where all three exist, pension_funds_z1). Every row names its
--- source, dataset, release, the URL it was read from and the as-of date of that release.
+-- source, dataset, release (the latest ICI release that published it, with its release_date;
+-- every earlier version is in marts.retirement_vintages), the URL it was read from and the
+-- as-of date of that release.
 -- Quarters a source did not publish (or altflow could not obtain) are absent, never filled.
 WITH ici AS (
     SELECT
@@ -15,6 +17,7 @@ WITH ici AS (
              THEN 'retirement_quarterly_government_db'
              ELSE 'retirement_quarterly' END AS dataset,
         release,
+        release_date,
         url,
         as_of,
         document,
@@ -30,6 +33,7 @@ z1_levels AS (
         'fred' AS source,
         series_id AS dataset,
         CAST(NULL AS VARCHAR) AS release,
+        CAST(NULL AS DATE) AS release_date,
         'https://fred.stlouisfed.org/graph/fredgraph.csv?id=' || replace(series_id, '+', ',')
             AS url,
         max(period_end) OVER (PARTITION BY series) AS as_of,

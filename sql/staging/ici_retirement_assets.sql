@@ -1,7 +1,9 @@
 -- ICI retirement assets, one row per series and quarter-end in US dollars: where ICI
 -- published a quarter in more than one release (it revises history), the latest release
--- wins (ret_YY_qN ordered by year, then quarter); a quarterly row wins over the year-end
--- row of the same date. Missing quarters stay missing: nothing is interpolated.
+-- wins (ret_YY_qN ordered by year, then quarter; a re-issued release by its release date);
+-- a quarterly row wins over the year-end row of the same date. Every version stays in
+-- raw.ici_retirement_assets and marts.retirement_vintages. Missing quarters stay missing:
+-- nothing is interpolated.
 SELECT
     period_end,
     series,
@@ -12,7 +14,8 @@ SELECT
     estimated,
     release,
     as_of,
-    published,
+    release_date,
+    release_date_basis,
     document,
     url,
     count(*) OVER (PARTITION BY period_end, series) AS vintages
@@ -22,5 +25,6 @@ QUALIFY row_number() OVER (
     ORDER BY
         2000 + CAST(substr(release, 5, 2) AS INTEGER) DESC,
         CAST(substr(release, 9, 1) AS INTEGER) DESC,
+        release_date DESC NULLS LAST,
         frequency = 'quarterly' DESC
 ) = 1
