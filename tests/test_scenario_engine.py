@@ -396,3 +396,29 @@ def test_no_shipped_scenario_uses_market_data_dated_after_its_base_date(
                 assert row["market_cap_usd"] == state["market_cap_usd"], path.name
             assert row["pool_as_of"] <= base and row["horizon_end"] > base
         assert r.flows["period_end"].min() > base, path.name
+
+
+def test_scenarios_run_command_prints_the_bitwise_price_and_market_date(
+    snapshot_inputs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import re
+
+    from pipelines.cli import main
+
+    _, wh = snapshot_inputs
+    file = str(SHIPPED / "bitwise-1pct-bitcoin.yaml")
+    assert main(["scenarios", "run", file, "--warehouse", str(wh.path)]) == 0
+    out = capsys.readouterr().out
+    assert "Market data used: bitcoin as of 2025-08-15" in out
+    implied = re.search(r"implied \$([\d,]+) central", out)
+    assert implied, out
+    assert float(implied.group(1).replace(",", "")) == pytest.approx(194_000, rel=0.02)
+    assert main(["scenarios", "run", file, "--json", "--warehouse", str(wh.path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    row = doc["impact"][0]
+    assert row["market_as_of"] == "2025-08-15" and row["base_date"] == "2025-08-15"
+    assert row["implied_price_usd"] == pytest.approx(194_000, rel=0.02)
+    for key in ("start_price_usd", "implied_price_usd_p05", "implied_price_usd_p50",
+                "implied_price_usd_p95", "implied_market_cap_usd", "pool_as_of"):
+        assert row[key] is not None, key
