@@ -3,6 +3,7 @@ failed live refresh that must leave the earlier rows in place."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,23 +69,52 @@ def test_second_run_gives_identical_tables(built: Path, tmp_path: Path) -> None:
         assert before[table] == after[table], table
 
 
-def test_failed_live_fetch_keeps_earlier_rows(
+def test_live_run_with_one_source_down_refreshes_the_others_and_marks_it_stale(
     built: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """FRED is down, LBMA serves one new day: LBMA's new row reaches the marts, FRED keeps
+    its rows and shows stale in marts.sources, the run publishes and exits 1."""
+    import json
+
+    from tests.conftest import PROJECT_ROOT
+
     wh = Warehouse(built)
-    raw_before = table_dump(wh, "raw.fred_observations")
-    mart_before = table_dump(wh, "marts.retirement_assets")
+    fred_before = table_dump(wh, "raw.fred_observations")
+    retirement_before = table_dump(wh, "marts.retirement_assets")
+    new_day = (date.today() - timedelta(days=1)).isoformat()  # live payloads must be recent
+    prices = {"gold_pm": [4410.0, 3250.0, 3801.0], "silver": [50.0, 37.0, 43.0]}
+    for name, usd_gbp_eur in prices.items():
+        records = json.loads((PROJECT_ROOT / "snapshot" / "lbma" / f"{name}.json").read_text())
+        records.append({"is_cms_locked": 0, "d": new_day, "v": usd_gbp_eur})
+        httpserver.expect_request(f"/json/{name}.json").respond_with_json(records)
     httpserver.expect_request("/graph/fredgraph.csv").respond_with_data("down", status=500)
     monkeypatch.setenv("ALTFLOW_FRED_BASE_URL", httpserver.url_for("/"))
+    monkeypatch.setenv("ALTFLOW_LBMA_BASE_URL", httpserver.url_for("/"))
     monkeypatch.setenv("ALTFLOW_HTTP_RETRIES", "1")
-    code = main(
-        ["run", "--source", "live", "--select", "tag:source=fred", "--warehouse", str(built)]
-    )
+    code = main(["run", "--source", "live", "--select", "tag:source=fred+ or tag:source=lbma+",
+                 "--warehouse", str(built)])
+    out, err = capsys.readouterr()
     assert code == 1
-    err = capsys.readouterr().err
-    assert "FAILED raw/fred_observations: fred " in err and "HTTP 500" in err
-    assert table_dump(wh, "raw.fred_observations") == raw_before
-    assert table_dump(wh, "marts.retirement_assets") == mart_before
+    assert "published:" in out
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert failed and all("fred" in line for line in failed), failed
+    assert any("HTTP 500" in line for line in failed)
+    assert table_dump(wh, "raw.fred_observations") == fred_before
+    assert table_dump(wh, "marts.retirement_assets") == retirement_before
+    gold = wh.query(
+        "SELECT price_usd FROM marts.market_prices"
+        f" WHERE asset = 'gold' AND date = DATE '{new_day}' AND source = 'lbma'"
+    )
+    assert gold["price_usd"].to_list() == [4410.0]
+    sources = wh.query("SELECT source, dataset, status, stale_since, status_reason, mode"
+                       " FROM marts.sources")
+    fred = sources.filter(sources["source"] == "fred")
+    assert set(fred["status"].to_list()) == {"stale"}
+    assert fred["stale_since"].null_count() == 0
+    assert all("500" in r for r in fred["status_reason"].to_list())
+    lbma_rows = sources.filter(sources["source"] == "lbma")
+    assert set(lbma_rows["status"].to_list()) == {"fresh"}
+    assert set(lbma_rows["mode"].to_list()) == {"live"}
 
 
 def test_every_shipped_scenario_reaches_the_marts(built: Path) -> None:
