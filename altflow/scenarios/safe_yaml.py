@@ -189,8 +189,9 @@ def parse_yaml(text: str) -> Any:
     if len(text) > MAX_CHARS:
         raise YamlProblem(f"{len(text):,} characters, above the {MAX_CHARS:,} allowed for a "
                           "scenario file")
-    loader = ScenarioLoader(text)
+    loader = None
     try:
+        loader = ScenarioLoader(text)  # the reader already refuses control characters here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -205,4 +206,5 @@ def parse_yaml(text: str) -> Any:
     except (ValueError, TypeError, OverflowError, MemoryError) as exc:
         raise YamlProblem(f"cannot read the document: {type(exc).__name__}: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
