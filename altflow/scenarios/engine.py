@@ -59,6 +59,7 @@ class MarketInput:
     as_of: date | None = None
     source: str | None = None
     overridden: tuple[str, ...] = ()
+    size_as_of: date | None = None  # date of the market-cap / AUM figure, when older
 
 
 @dataclass(frozen=True)

@@ -102,13 +102,15 @@ def _notes(m: MarketInput, priced: bool, base_date: date | None) -> list[str]:
             parts.append(f"no {label}: {why}" if why else f"no {label} in market data")
     if priced and dft.default_multiplier(m.asset) is None:
         parts.append("no documented price-impact multiplier")
-    if base_date is not None and m.as_of is not None:
-        age = (base_date - m.as_of).days
+    # private markets: the age of the AUM figure itself, which may predate the row
+    dated = m.as_of if priced or m.size_as_of is None else min(m.as_of, m.size_as_of)
+    if base_date is not None and dated is not None:
+        age = (base_date - dated).days
         tolerance = dft.MARKET_STATE_TOLERANCE_DAYS if priced else \
             dft.APPRAISAL_STATE_TOLERANCE_DAYS
         if age > tolerance:
-            what = "market state" if priced else "size figures"
-            parts.append(f"{what} of {m.as_of}, {age} days before the base date {base_date} "
+            what = "market state" if priced else "AUM figure"
+            parts.append(f"{what} of {dated}, {age} days before the base date {base_date} "
                          f"(tolerance {tolerance} days)")
     if m.overridden:
         parts.append(f"overridden by the scenario: {', '.join(m.overridden)}")

@@ -49,6 +49,7 @@ HISTORY_COLUMNS = (
     "dry_powder_usd",
     "source",
     "note",
+    "market_size_as_of",
 )
 SNAPSHOT_COLUMNS = (
     "asset",
@@ -205,6 +206,7 @@ def _market(record: dict) -> MarketInput:
         price_usd=_float(record["price_usd"]),
         as_of=record["as_of"],
         source=record["source"],
+        size_as_of=record.get("market_size_as_of"),
     )
 
 

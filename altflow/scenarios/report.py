@@ -446,6 +446,7 @@ def format_text(result: ScenarioResult) -> str:
     if s["split_note"]:
         lines.append(f"Split: {s['split_note']}")
 
+    said = set((s["split_note"] or "").split("; "))  # printed on the Split line already
     notes: dict[str, int] = {}
     header = ("asset", "market as of", "cum. flow", "% of cap", "price then",
               "implied price", "p05 to p95", "price impact", "p05 to p95", "days of vol.",
@@ -454,7 +455,7 @@ def format_text(result: ScenarioResult) -> str:
     for r in rows:
         refs = []
         for part in (r["note"] or "").split("; "):
-            if part:
+            if part and part not in said:
                 refs.append(notes.setdefault(part, len(notes) + 1))
         table.append((
             r["asset"], str(r["market_as_of"] or "-"), _usd(r["cumulative_flow_usd"]),
