@@ -11,7 +11,6 @@ from dagster import (
     AssetSelection,
     Definitions,
     RunConfig,
-    ScheduleDefinition,
     define_asset_job,
     in_process_executor,
     load_asset_checks_from_package_module,
@@ -75,15 +74,6 @@ def build_definitions(
             *load_asset_checks_from_package_module(assets.ingest),
         ],
         jobs=[everything, live_refresh],
-        schedules=[
-            ScheduleDefinition(
-                name="weekly_live_refresh",
-                job=live_refresh,
-                cron_schedule="0 6 * * 1",
-                execution_timezone="UTC",
-                description="Mondays 06:00 UTC: refresh every source live and rebuild the marts.",
-            )
-        ],
         resources={
             "warehouse": WarehouseResource(path=str(warehouse_path)),
             "sources": SourcesResource(
