@@ -389,3 +389,92 @@ def test_impact_market_overrides_load_as_plain_numbers() -> None:
 ])
 def test_impact_market_rejects(market: str, expected: list[tuple[str, str]]) -> None:
     assert problems(BASE + f"impact: {{market: {market}}}\n") == expected
+
+
+# --- bounds, dates, safety limits (issue 12) -------------------------------------------------
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("{series: dc_plans}", "{base_usd: 1.0000001e15}"),
+     [("pool.base_usd", "must be at most 1e+15, got 1.0000001e+15")]),
+    (("{series: dc_plans}", "{base_usd: {low: 1e12, central: 2e12, high: 2e15}}"),
+     [("pool.base_usd.high", "must be at most 1e+15, got 2e+15")]),
+    (("{series: dc_plans}", "{series: null}"),
+     [("pool.series", "must be the name of a series, got null")]),
+    (("horizon_years: 5", "horizon_years: 50.25"),
+     [("horizon_years", "must be at most 50, got 50.25")]),
+    (("{curve: immediate}", "{curve: [logistic]}"),
+     [("adoption.curve", "unknown curve ['logistic'] (expected one of: immediate, linear, "
+                         "logistic, bass)")]),
+])
+def test_physical_bounds_and_types(edit: tuple[str, str], expected) -> None:
+    assert problems(BASE.replace(*edit)) == expected
+
+
+def test_start_window_is_1990_to_ten_years_ahead() -> None:
+    from altflow.scenarios.spec import check_document, latest_start, parse_yaml
+
+    today = date(2026, 12, 1)
+    assert latest_start(today) == date(2036, 12, 1)
+    doc = parse_yaml(BASE + "start: 2036-12-02\n")
+    _, found = check_document(doc, "f.yaml", None, None, today)
+    assert [(p.key, p.reason) for p in found] == [
+        ("start", "must be between 1990-01-01 and 2036-12-01 (10 years from today), "
+                  "got 2036-12-02")]
+    ok, found = check_document(parse_yaml(BASE + "start: 1990-01-01\n"), "f", None, None, today)
+    assert found == [] and ok.start == date(1990, 1, 1)
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("2025-02-30", "'2025-02-30' is not a calendar date"),
+    ("'2025-02-30'", "'2025-02-30' is not a calendar date"),
+    ("2025-03-31 12:00:00", "must be a date without a time of day (YYYY-MM-DD), "
+                            "got 2025-03-31 12:00:00"),
+    ("'31/03/2025'", "must be a date (YYYY-MM-DD), got string '31/03/2025'"),
+])
+def test_start_must_be_a_calendar_date(value: str, reason: str) -> None:
+    assert problems(BASE + f"start: {value}\n") == [("start", reason)]
+
+
+def test_start_string_is_read_as_a_date() -> None:
+    scenario, found = check_text(BASE + "start: '2025-03-31'\n", "f.yaml")
+    assert found == [] and scenario.start == date(2025, 3, 31)
+    assert type(scenario.start) is date
+
+
+def test_keys_are_their_source_text() -> None:
+    """YAML 1.1 reads `on:` as True and `2025-01-01:` as a date; keys stay text here."""
+    assert problems(BASE + "on: 1\n2025-01-01: 2\n")[0][0] == "on"
+    assert [k for k, _ in problems(BASE + "on: 1\n2025-01-01: 2\n")] == ["on", "2025-01-01"]
+
+
+def test_every_message_is_one_line_of_at_most_300_characters(tmp_path: Path) -> None:
+    long_dir = tmp_path / ("d" * 200)
+    long_dir.mkdir()
+    path = _write(long_dir, "f.yaml", BASE.replace("name: ok", 'name: "' + "x\\n" * 500 + '"'))
+    found = validate_files([path])
+    assert len(found) == 1
+    line = str(found[0])
+    assert len(line) == 300 and line.endswith("…") and "\n" not in line
+
+
+def test_file_limits(tmp_path: Path) -> None:
+    big = _write(tmp_path, "big.yaml", "x" * 5_000_000)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00name: x")
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    assert [(p.key, p.reason) for p in validate_files([big, binary, folder])] == [
+        ("(document)", "larger than 4,000,000 bytes; not a scenario file"),
+        ("(document)", "not UTF-8 text (byte 0)"),
+        ("(document)", "is a directory, not a file"),
+    ]
+
+
+def test_yaml_anchors_and_merges_still_work() -> None:
+    text = BASE.replace("allocations: {gold: 0.01}", "allocations: {gold: &w 0.01, silver: *w}")
+    text += "impact:\n  multiplier:\n    gold: &m {low: 1, central: 2, high: 3}\n    silver:\n" \
+            "      <<: *m\n      high: 4\n"
+    scenario, found = check_text(text, "f.yaml")
+    assert found == []
+    assert scenario.allocations == {"gold": 0.01, "silver": 0.01}
+    assert scenario.impact.multiplier["silver"] == Range(1, 2, 4, "log_triangular")

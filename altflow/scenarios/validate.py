@@ -12,7 +12,7 @@ import math
 import re
 import reprlib
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from altflow.universe import ASSET_CLASS, CLASSES
@@ -83,7 +83,12 @@ def show(value: Any) -> str:
 
 
 def latest_start(today: date | None = None) -> date:
-    return (today or date.today()) + timedelta(days=round(365.25 * START_YEARS_AHEAD))
+    """The latest `start` accepted: the same day START_YEARS_AHEAD years from today."""
+    today = today or date.today()
+    try:
+        return today.replace(year=today.year + START_YEARS_AHEAD)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + START_YEARS_AHEAD, day=28)
 
 
 def type_name(value: Any) -> str:
