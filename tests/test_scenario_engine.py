@@ -422,3 +422,24 @@ def test_scenarios_run_command_prints_the_bitwise_price_and_market_date(
     for key in ("start_price_usd", "implied_price_usd_p05", "implied_price_usd_p50",
                 "implied_price_usd_p95", "implied_market_cap_usd", "pool_as_of"):
         assert row[key] is not None, key
+
+
+def test_class_splits_on_the_snapshot_say_what_they_leave_out(snapshot_inputs) -> None:
+    inputs, _ = snapshot_inputs
+    body = ("pool: {base_usd: 1.0e12, growth_rate: 0}\nhorizon_years: 1\n"
+            "allocations: {precious_metals: 0.01, private_markets: 0.01}\n"
+            "adoption: {curve: immediate}\nstart: 2025-08-15\n")
+    sc = scenario(body)
+    r = run_scenario(sc, None, inputs.markets)
+    s = r.summary.row(0, named=True)
+    # silver has a price but no above-ground stock figure; platinum has no price history
+    assert s["split_left_out"] == "infrastructure, palladium, platinum, real_estate, silver"
+    assert ("precious_metals split by market cap over gold only, leaving out silver (no "
+            "market cap), platinum (no market data), palladium (no market data)") in s["split_note"]
+    # private equity's sourced AUM (Bain, mid-2024) puts it in the private-markets split
+    pm = r.impact.filter(pl.col("asset_class") == "private_markets")
+    assert set(pm["asset"]) == {"private_equity", "private_credit"}
+    flows = dict(zip(pm["asset"], pm["cumulative_flow_usd"], strict=True))
+    assert flows["private_equity"] == pytest.approx(1e10 * 4.7 / (4.7 + 3.14), rel=1e-9)
+    gold = r.impact.filter(pl.col("asset") == "gold").row(0, named=True)
+    assert gold["market_cap_basis"] == "above-ground stock x price (jewellery included)"
