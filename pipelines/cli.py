@@ -46,6 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.scenarios:
         os.environ["ALTFLOW_SCENARIOS"] = str(args.scenarios)
     warehouse, mode = config.warehouse_path(), config.source_mode()
+    import warnings
+
+    warnings.simplefilter("ignore")  # Dagster's beta/preview notices are not the user's concern
     from pipelines.definitions import build_definitions
     from pipelines.runner import run_assets, summary_table
 

@@ -118,7 +118,12 @@ def _root_message(error: Any) -> str:
 class ProgressTracker(logging.Handler):
     """Turns Dagster's step and asset events into progress lines as they happen."""
 
-    def __init__(self, step_assets: dict[str, list[str]], out: TextIO) -> None:
+    def __init__(
+        self,
+        step_assets: dict[str, list[str]],
+        out: TextIO,
+        checks_planned: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(level=logging.DEBUG)
         self.out = out
         self.steps = {
@@ -130,6 +135,9 @@ class ProgressTracker(logging.Handler):
             name: record for record in self.steps.values() if not record.is_check
             for name in record.planned
         }
+        self.checks_planned: dict[str, int] = dict(checks_planned or {})
+        self.checks_seen: dict[str, int] = {}
+        self.noted: set[str] = set()
         self.failed_checks: list[tuple[str, str]] = []
         self.warnings: list[tuple[str, str]] = []
         self.started = 0
@@ -154,6 +162,11 @@ class ProgressTracker(logging.Handler):
             rows = materialization.metadata.get("dagster/row_count")
             if rows is not None:
                 step.rows = (step.rows or 0) + int(rows.value)
+            notes = materialization.metadata.get("notes")  # a source's gaps, one line each
+            if notes is not None and step_key not in self.noted:
+                self.noted.add(step_key)
+                for note in str(notes.value).split(" | "):
+                    self._print(f"        gap  {note}")
         elif kind == "ASSET_CHECK_EVALUATION":
             self._check(event.event_specific_data)
         elif kind == "STEP_SUCCESS":
@@ -172,13 +185,15 @@ class ProgressTracker(logging.Handler):
                 self._print(f"        skip {step.label}: {step.reason}")
 
     def _check(self, evaluation: Any) -> None:
+        """Failures and warnings print at once; passes as one line per asset when all are in."""
         asset = evaluation.asset_key.to_user_string()
         owner = self.asset_step.get(asset)
         name = f"{asset}:{evaluation.check_name}"
+        self.checks_seen[asset] = self.checks_seen.get(asset, 0) + 1
         if evaluation.passed:
             if owner:
                 owner.checks_passed += 1
-            self._print(f"          check {evaluation.check_name:<28} passed   ({asset})")
+            self._checks_done(asset, owner)
             return
         reason = " ".join((evaluation.description or "check failed").split())
         severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
@@ -194,7 +209,14 @@ class ProgressTracker(logging.Handler):
             verdict = "FAILED"
         if len(reason) > 200:
             reason = reason[:199] + "…"
-        self._print(f"          check {evaluation.check_name:<28} {verdict}   ({asset}): {reason}")
+        self._print(f"        {verdict:<6} check {name}: {reason}")
+        self._checks_done(asset, owner)
+
+    def _checks_done(self, asset: str, owner: StepRecord | None) -> None:
+        if self.checks_seen.get(asset) != self.checks_planned.get(asset) or owner is None:
+            return
+        total = owner.checks_passed + owner.checks_failed + owner.checks_warned
+        self._print(f"        checks {asset}: {owner.checks_passed}/{total} passed")
 
 
 class RetryPrinter(logging.Handler):
@@ -322,7 +344,13 @@ def run_assets(
         ]
         if names:
             step_assets[checks_def.node_def.name] = names
-    tracker = ProgressTracker(step_assets, out=out)
+    planned: dict[str, int] = {}
+    for definition in [*(defs.assets or []), *(defs.asset_checks or [])]:
+        for check in getattr(definition, "check_keys", ()):
+            if check.asset_key in wanted:
+                name = check.asset_key.to_user_string()
+                planned[name] = planned.get(name, 0) + 1
+    tracker = ProgressTracker(step_assets, out=out, checks_planned=planned)
 
     @logger(description="altflow progress lines")
     def progress(_context: Any) -> logging.Logger:
