@@ -356,7 +356,7 @@ class WorkingCopy:
         return json.loads(self._base_file.read_text()).get("base_run_id")
 
     def publish(
-        self, assets: Sequence[str] = (), versions: dict[str, str] | None = None
+        self, assets: Sequence[str] = (), versions: dict[str, str | None] | None = None
     ) -> PublishResult:
         """Rename the working copy over the published file: all of the run's results at once.
 
@@ -384,6 +384,10 @@ class WorkingCopy:
                         [self.run_id, published_at, base, len(assets), ", ".join(assets)],
                     )
                     for key, version in (versions or {}).items():
+                        if version is None:  # built from inputs with no version (live data)
+                            con.execute("DELETE FROM meta.asset_versions WHERE asset_key = ?",
+                                        [key])
+                            continue
                         con.execute(
                             "INSERT OR REPLACE INTO meta.asset_versions VALUES (?, ?, ?, ?)",
                             [key, version, self.run_id, published_at],

@@ -66,7 +66,7 @@ def publish_asset(upstream: Sequence[AssetsDefinition]) -> AssetsDefinition:
             context.log.info("nothing was built in this run: nothing to publish")
             return MaterializeResult(metadata={"assets_published": 0})
         current = asset_versions(graph(), built)
-        stored = {k.to_user_string(): v for k, v in current.items() if k in built and v}
+        stored = {k.to_user_string(): current.get(k) for k in built}  # None: never skip
         result = copy.publish([k.to_user_string() for k in built], stored)
         context.log.info(f"published {len(built)} assets of run {result.run_id} to {result.path}")
         return MaterializeResult(
