@@ -22,6 +22,13 @@ from tests.conftest import FIXTURES
 CG_FIXTURES = FIXTURES / "coingecko"
 
 
+
+@pytest.fixture(autouse=True)
+def _fixtures_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live recency checks judge the fixtures against their own time, not today's."""
+    monkeypatch.setattr(coingecko, "today", lambda: date(2025, 7, 21))
+
+
 def payload(dataset: str, content: bytes) -> Payload:
     return Payload("coingecko", dataset, "http://x", content, datetime.now(UTC), "live")
 

@@ -19,6 +19,13 @@ from tests.conftest import FIXTURES
 LBMA_FIXTURES = FIXTURES / "lbma"
 
 
+
+@pytest.fixture(autouse=True)
+def _fixtures_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live recency checks judge the fixtures against their own time, not today's."""
+    monkeypatch.setattr(lbma, "today", lambda: date(2025, 1, 15))
+
+
 def payload(dataset: str, content: bytes) -> Payload:
     return Payload("lbma", dataset, "http://x", content, datetime.now(UTC), "live")
 

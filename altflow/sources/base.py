@@ -175,6 +175,27 @@ class Batch:
             raise SourceError(first.source, first.dataset, reason, url=first.url)
 
 
+def today() -> date:
+    """The UTC date live payloads are judged against (module-level, so tests can pin it)."""
+    return datetime.now(UTC).date()
+
+
+def check_recent(
+    payload: Payload, last: date, as_of: date | None, max_age_days: int, what: str
+) -> None:
+    """Refuse a live history whose latest point is far older than the fetch (a cut body).
+
+    A body cut at a line or record boundary can still parse; only its history stops early.
+    `what` names the cadence ("monthly series", "daily price file") for the message.
+    """
+    if as_of is not None and (as_of - last).days > max_age_days:
+        raise payload.fail(
+            f"history ends {last.isoformat()}, {(as_of - last).days} days before"
+            f" {as_of.isoformat()} for a {what} (at most {max_age_days} expected);"
+            " truncated response?"
+        )
+
+
 def _parse_date(value: str | None) -> date | None:
     return date.fromisoformat(value[:10]) if value else None
 

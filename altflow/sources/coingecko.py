@@ -42,7 +42,7 @@ import polars as pl
 
 from altflow import config
 from altflow.config import ConfigError
-from altflow.sources.base import Batch, DatasetResult, Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source, check_recent, today
 
 COINS: dict[str, str] = {"bitcoin": "bitcoin", "ethereum": "ether"}  # CoinGecko id -> asset id
 DEFAULT_MIN_INTERVAL = 2.5
@@ -55,6 +55,9 @@ CHART_PREFIX = "market_chart_"
 GLOBAL_TABLE = "raw.coingecko_global"
 MARKETS_TABLE = "raw.coingecko_markets"
 CHART_TABLE = "raw.coingecko_market_chart"
+# A live chart whose latest point is older than this is taken for a truncated one (the
+# chart always ends with the value at request time).
+MAX_AGE_DAYS = 3
 
 GLOBAL_SCHEMA = {
     "updated_at": pl.Datetime("us", "UTC"),
@@ -352,6 +355,8 @@ def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
         def chart_work(coin_id: str = coin_id) -> DatasetResult:
             payload = source.fetch_market_chart(coin_id)
             chart = parse_market_chart(payload)
+            if source.mode == "live":
+                check_recent(payload, chart["date"].max(), today(), MAX_AGE_DAYS, "daily chart")
             return DatasetResult(payload.with_as_of(chart["date"].max()), {CHART_TABLE: chart},
                                  key={"coin_id": coin_id})
 

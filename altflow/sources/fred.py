@@ -10,11 +10,11 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import polars as pl
 
-from altflow.sources.base import Batch, DatasetResult, Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source, check_recent, today
 from altflow.sources.errors import SourceError
 
 DATE_HEADERS = ("observation_date", "DATE")
@@ -171,11 +171,6 @@ def registry_frame() -> pl.DataFrame:
     )
 
 
-def today() -> date:
-    """The date live payloads are judged against (a function, so tests can pin it)."""
-    return datetime.now(UTC).date()
-
-
 class Fred(Source):
     id = "fred"
     default_base_url = "https://fred.stlouisfed.org"
@@ -237,16 +232,9 @@ def _check_history(
     payload: Payload, meta: FredSeries | None, dates: list[date], as_of: date | None
 ) -> None:
     """Refuse a series whose history ends long before a live fetch (a truncated body)."""
-    if meta is None or as_of is None:
-        return
-    limit = MAX_AGE_DAYS.get(meta.frequency)
-    last = max(dates)
-    if limit is not None and (as_of - last).days > limit:
-        raise payload.fail(
-            f"history ends {last.isoformat()}, {(as_of - last).days} days before"
-            f" {as_of.isoformat()} for a {meta.frequency} series (at most {limit} expected);"
-            " truncated response?"
-        )
+    limit = MAX_AGE_DAYS.get(meta.frequency) if meta is not None else None
+    if limit is not None:
+        check_recent(payload, max(dates), as_of, limit, f"{meta.frequency} series")
 
 
 def parse_fredgraph_csv(payload: Payload, as_of: date | None = None) -> pl.DataFrame:

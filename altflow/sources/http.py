@@ -38,6 +38,9 @@ USER_AGENT = f"altflow/{__version__} (retirement-flow research pipeline; python-
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 120.0
 LOG = logging.getLogger("altflow.sources")
+# urllib3 logs each retry at WARNING with a repr of its Retry object; altflow logs its own
+# one-line "retrying" message instead, so keep urllib3's pool quiet below ERROR.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 # Errors raised by requests while it reads the body (after urllib3 returned the response).
 BODY_ERRORS = (
@@ -54,10 +57,10 @@ def _describe(exc: BaseException, timeout: float, url: str) -> str:
     while inner is not None and seen < 6:  # unwrap MaxRetryError / requests wrappers
         if isinstance(inner, MaxRetryError) and inner.reason is not None:
             inner = inner.reason
-        elif isinstance(inner, requests.RequestException | ProtocolError) and inner.args and (
-            isinstance(inner.args[0], BaseException)
+        elif isinstance(inner, requests.RequestException | ProtocolError) and any(
+            isinstance(a, BaseException) for a in inner.args
         ):
-            inner = inner.args[0]
+            inner = next(a for a in inner.args if isinstance(a, BaseException))
         else:
             break
         seen += 1
@@ -81,11 +84,13 @@ class _LoggedRetry(Retry):
         super().__init__(*args, **kwargs)
         self.client: HttpClient | None = None
         self.dataset = ""
+        self.target = ""  # the full URL requested (urllib3's history has only the path)
         self.offset = 0  # attempts used before this urlopen (body-error retries)
 
     def new(self, **kw: Any) -> _LoggedRetry:
         retry = super().new(**kw)
         retry.client, retry.dataset, retry.offset = self.client, self.dataset, self.offset
+        retry.target = self.target
         return retry
 
     def sleep(self, response: Any = None) -> None:
@@ -99,7 +104,7 @@ class _LoggedRetry(Retry):
         if last is not None and last.status:
             why = f"HTTP {last.status}"
         elif last is not None and last.error is not None:
-            why = _describe(last.error, client.settings.timeout, last.url or "")
+            why = _describe(last.error, client.settings.timeout, self.target or last.url or "")
         else:
             why = "transient fault"
         client.wait(self.dataset, failed, hinted, why)
@@ -129,7 +134,7 @@ class HttpClient:
     def attempts(self) -> int:
         return self.settings.retries + 1
 
-    def _retry(self, dataset: str, used: int) -> _LoggedRetry:
+    def _retry(self, dataset: str, used: int, url: str) -> _LoggedRetry:
         left = self.attempts - 1 - used
         retry = _LoggedRetry(
             total=left,
@@ -143,7 +148,7 @@ class HttpClient:
             retry_after_max=MAX_RETRY_AFTER_S,
             raise_on_status=False,
         )
-        retry.client, retry.dataset, retry.offset = self, dataset, used
+        retry.client, retry.dataset, retry.offset, retry.target = self, dataset, used, url
         return retry
 
     def _space_requests(self) -> None:
@@ -178,7 +183,7 @@ class HttpClient:
         timeout = (self.settings.connect_timeout, self.settings.timeout)
         used = 0  # attempts spent so far
         while True:
-            retry = self._retry(dataset, used)
+            retry = self._retry(dataset, used, url)
             self.session.mount("http://", HTTPAdapter(max_retries=retry))
             self.session.mount("https://", HTTPAdapter(max_retries=retry))
             self._space_requests()

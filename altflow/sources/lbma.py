@@ -19,7 +19,7 @@ from datetime import date
 
 import polars as pl
 
-from altflow.sources.base import Batch, DatasetResult, Payload, Source
+from altflow.sources.base import Batch, DatasetResult, Payload, Source, check_recent, today
 from altflow.sources.errors import SourceError
 
 CURRENCIES = ("usd", "gbp", "eur")  # the order of the "v" array
@@ -48,6 +48,9 @@ FILES: dict[str, LbmaFile] = {
 }
 REQUIRED_METALS = ("gold", "silver", "platinum")  # palladium is welcome, not required
 TABLE = "raw.lbma_prices"
+# A live file whose latest fixing is older than this is taken for a truncated one (LBMA
+# publishes every London business day; the longest holiday gap is a few days).
+MAX_AGE_DAYS = 30
 
 RAW_SCHEMA = {
     "dataset": pl.Utf8,
@@ -92,6 +95,9 @@ class Lbma(Source):
                 payload = self.fetch_file(dataset)
                 frame = parse_price_json(payload)
                 as_of = frame.drop_nulls("usd")["date"].max()
+                if self.mode == "live":
+                    check_recent(payload, frame["date"].max(), today(), MAX_AGE_DAYS,
+                                 "daily price file")
                 return DatasetResult(payload.with_as_of(as_of), {TABLE: frame},
                                      key={"dataset": dataset})
 

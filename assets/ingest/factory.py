@@ -137,7 +137,7 @@ def keep_last_good(
     for failure in touching:
         clauses.append("(" + " AND ".join(f'"{c}" = ?' for c in failure.key) + ")")
         params.extend(failure.key.values())
-    old = con.execute(f"SELECT * FROM {table} WHERE {' OR '.join(clauses)}", params).pl()
+    old = con.sql(f"SELECT * FROM {table} WHERE {' OR '.join(clauses)}", params=params).pl()
     return pl.concat([frame, _aligned(old, frame.schema)])
 
 
