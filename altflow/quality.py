@@ -27,7 +27,6 @@ A failure is one line naming the table, the rule and example offending rows.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import uuid
@@ -176,7 +175,11 @@ def rule_checks(table: str) -> list[RuleCheck]:
     ]
     if item.grain:
         checks.insert(
-            1, RuleCheck(table, "grain", f"One row per ({grain}): unique, not NULL.", True)
+            1,
+            RuleCheck(
+                table, "grain", f"One row per ({grain}): unique; never NULL unless declared.",
+                True,
+            ),
         )
     if item.freshness is not None:
         f = item.freshness
@@ -230,7 +233,10 @@ def table_batch(item: TableEntry, frame: pl.DataFrame) -> Batch:
     present = set(frame.columns)
     specs = [Spec("not_empty", "row_count", (), max(item.min_rows, 1), None)]
     if item.grain and set(item.grain) <= present:
-        specs += [Spec("grain", "not_null", (g,)) for g in item.grain]
+        # a grain column is never NULL unless its entry says nullable; NULL then counts
+        # as a value of the key (NULLS NOT DISTINCT), as in GX's compound uniqueness
+        specs += [Spec("grain", "not_null", (g,)) for g in item.grain
+                  if not item.column(g).nullable]
         specs.append(Spec("grain", "unique", item.grain))
     specs += [s for s in _column_specs(item) if set(s.columns) <= present]
     ids = tuple(c for c in item.grain if c in present)
@@ -307,15 +313,27 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         with contextlib.suppress(ValueError, AttributeError):
             value = value.item()
+    if value is None or (not isinstance(value, str | bytes | tuple | list) and _is_na(value)):
+        return None
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6) if abs(value) < 1e6 else value
-    if isinstance(value, datetime | date):
+        return round(value, 6) if abs(value) < 1e6 else value
+    if isinstance(value, datetime):
+        midnight = value.hour == value.minute == value.second == value.microsecond == 0
+        return value.date().isoformat() if midnight and value.tzinfo is None else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        return bool(value != value)  # NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):
+        return False
 
 
 def _missing(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -351,10 +369,10 @@ def _run_polars(batch: Batch) -> list[SpecResult]:
             mask = frame.select(_missing(frame, cols[0])).to_series()
             considered = n
         elif spec.kind == "unique":
-            present = ~frame.select(
-                pl.all_horizontal([~_missing(frame, c) for c in cols])
+            all_missing = frame.select(
+                pl.all_horizontal([_missing(frame, c) for c in cols])
             ).to_series()
-            mask = frame.select(pl.struct(list(cols)).is_duplicated()).to_series() & ~present
+            mask = frame.select(pl.struct(list(cols)).is_duplicated()).to_series() & ~all_missing
             considered = n
         elif spec.kind in ("between", "in_set"):
             valid = ~frame.select(_missing(frame, cols[0])).to_series()
@@ -435,14 +453,22 @@ def _gx_expectation(gx: Any, spec: Spec, meta: dict[str, Any]) -> Any:
     raise ValueError(f"unknown expectation kind {spec.kind!r}")
 
 
-def _run_gx(batch: Batch, table: str) -> list[SpecResult]:
-    gx, definition = _gx()
-    specs = batch.specs
+def gx_suite(batch: Batch, table: str) -> Any:
+    """The batch's specs as one GX ExpectationSuite; each expectation's ``meta`` names the
+    table, the rule, the spec's index and what it asserts."""
+    gx, _ = _gx()
     expectations = [
         _gx_expectation(gx, s, {"table": table, "rule": s.rule, "spec": i, "what": s.describe()})
-        for i, s in enumerate(specs)
+        for i, s in enumerate(batch.specs)
     ]
-    suite = gx.ExpectationSuite(name=f"{table}:{specs[0].rule}", expectations=expectations)
+    rules = "+".join(dict.fromkeys(s.rule for s in batch.specs))
+    return gx.ExpectationSuite(name=f"{table}:{rules}", expectations=expectations)
+
+
+def _run_gx(batch: Batch, table: str) -> list[SpecResult]:
+    _, definition = _gx()
+    specs = batch.specs
+    suite = gx_suite(batch, table)
     frame = batch.frame.to_pandas()
     gx_batch = definition.get_batch(batch_parameters={"dataframe": frame})
     result_format: dict[str, Any] = {
@@ -471,8 +497,10 @@ def _run_gx(batch: Batch, table: str) -> list[SpecResult]:
         rows = res.get("partial_unexpected_index_list") or [
             {spec.columns[0]: v} for v in res.get("partial_unexpected_list") or []
         ]
+        rank = {c: i for i, c in enumerate(dict.fromkeys((*batch.id_columns, *spec.columns)))}
         examples = tuple(
-            {k: _plain(v) for k, v in row.items()} for row in list(rows)[:MAX_EXAMPLES]
+            {k: _plain(row[k]) for k in sorted(row, key=lambda c: rank.get(c, len(rank)))}
+            for row in list(rows)[:MAX_EXAMPLES]
         )
         out[index] = SpecResult(
             spec,

@@ -35,7 +35,7 @@ def column_schema(table: str) -> TableSchema:
             type=col.type,
             description=f"{col.description} [{col.unit}]",
             constraints=TableColumnConstraints(
-                nullable=col.nullable and col.name not in item.grain,
+                nullable=col.nullable,
                 unique=col.name == unique_alone,
                 other=_bounds(col),
             ),
