@@ -16,12 +16,16 @@ from functools import cache
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetsDefinition,
     DagsterEventType,
+    DagsterInstance,
     Definitions,
     MaterializeResult,
     MetadataValue,
+    RunFailureSensorContext,
     asset,
+    run_failure_sensor,
 )
 
 from altflow.warehouse import WorkingCopy
@@ -29,14 +33,51 @@ from pipelines.resources import WarehouseResource
 from pipelines.versions import PUBLISH_KEY, asset_versions
 
 
-def _built_in_run(context: AssetExecutionContext) -> list[AssetKey]:
-    """The assets this run materialized so far, from the run's own event log."""
-    records = context.instance.get_records_for_run(
-        context.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+def built_in_run(instance: DagsterInstance, run_id: str) -> list[AssetKey]:
+    """The assets a run materialized (so far), from the run's own event log."""
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
     ).records
     keys = {r.event_log_entry.dagster_event.asset_key for r in records}
     keys.discard(PUBLISH_KEY)
     return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def published_by(instance: DagsterInstance, run_id: str) -> bool:
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return any(r.event_log_entry.dagster_event.asset_key == PUBLISH_KEY for r in records)
+
+
+def mark_unpublished(instance: DagsterInstance, run_id: str) -> int:
+    """Say in the event log that a refused run's materializations never reached the warehouse.
+
+    Tags the run ``altflow/published=false`` and records an observation on each asset it
+    materialized, so the UI shows beside that materialization that it was not published.
+    """
+    instance.add_run_tags(run_id, {"altflow/published": "false"})
+    keys = built_in_run(instance, run_id)
+    for key in keys:
+        instance.report_runless_asset_event(
+            AssetObservation(
+                asset_key=key,
+                metadata={"altflow/published": False, "altflow/refused_run": run_id},
+                description=f"materialized by run {run_id}, which was refused: not published",
+            )
+        )
+    return len(keys)
+
+
+@run_failure_sensor(
+    name="unpublished_runs",
+    description="Marks the materializations of a failed run as not published (the run's "
+    "working copy never replaced the warehouse).",
+)
+def unpublished_runs(context: RunFailureSensorContext) -> None:
+    run_id = context.dagster_run.run_id
+    if not published_by(context.instance, run_id):
+        mark_unpublished(context.instance, run_id)
 
 
 def publish_asset(upstream: Sequence[AssetsDefinition]) -> AssetsDefinition:
@@ -61,7 +102,7 @@ def publish_asset(upstream: Sequence[AssetsDefinition]) -> AssetsDefinition:
         copy = warehouse.get()
         if not isinstance(copy, WorkingCopy):
             raise RuntimeError("publish/warehouse runs only inside a run")
-        built = _built_in_run(context)
+        built = built_in_run(context.instance, context.run_id)
         if not built:
             context.log.info("nothing was built in this run: nothing to publish")
             return MaterializeResult(metadata={"assets_published": 0})

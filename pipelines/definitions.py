@@ -21,7 +21,7 @@ import assets.ingest
 from altflow import config
 from assets.checks import quality_checks
 from assets.model import scenario_assets
-from assets.publish import publish_asset
+from assets.publish import publish_asset, unpublished_runs
 from assets.report import report_asset
 from assets.ui_metadata import decorate  # H6
 from assets.warehouse import sql_model_assets
@@ -74,6 +74,7 @@ def build_definitions(
             *load_asset_checks_from_package_module(assets.ingest),
         ],
         jobs=[everything, live_refresh],
+        sensors=[unpublished_runs],
         resources={
             "warehouse": WarehouseResource(path=str(warehouse_path)),
             "sources": SourcesResource(

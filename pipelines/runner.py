@@ -21,7 +21,6 @@ from typing import Any, TextIO
 import polars as pl
 from dagster import (
     AssetKey,
-    AssetObservation,
     AssetSelection,
     DagsterError,
     DagsterInstance,
@@ -32,6 +31,7 @@ from dagster import (
 
 from altflow.display import render
 from altflow.warehouse import Warehouse, stored_versions
+from assets.publish import mark_unpublished
 from pipelines.instance import ensure_dagster_home
 from pipelines.versions import PUBLISH_KEY, asset_versions
 
@@ -393,7 +393,7 @@ def run_assets(
     was_published = publish_step is not None and publish_step.status == "ok"
     working = published.working(run_id)
     if not was_published:
-        _mark_unpublished(inst, run_id, tracker)
+        mark_unpublished(inst, run_id)
     return RunOutcome(
         success=result.success and not tracker.failed_checks and was_published,
         steps=tracker.steps,
@@ -405,24 +405,6 @@ def run_assets(
         skipped=[k.to_user_string() for k in unchanged],
         working_copy=working.path if working.path.exists() else None,
     )
-
-
-def _mark_unpublished(inst: DagsterInstance, run_id: str, tracker: ProgressTracker) -> None:
-    """Say in the event log that this run's materializations never reached the warehouse."""
-    inst.add_run_tags(run_id, {"altflow/published": "false"})
-    for record in tracker.steps.values():
-        for asset in record.assets:
-            inst.report_runless_asset_event(
-                AssetObservation(
-                    asset_key=AssetKey.from_user_string(asset),
-                    metadata={
-                        "altflow/published": False,
-                        "altflow/refused_run": run_id,
-                    },
-                    description=f"materialized by run {run_id}, which was refused: "
-                    "not published",
-                )
-            )
 
 
 def summary_table(outcome: RunOutcome) -> str:
