@@ -199,11 +199,24 @@ WRAP_MIN = 16  # a wrapped text column keeps at least this many characters a lin
 SHORT = 24  # text cells up to this long (dates, ids, names) never wrap
 
 
+def _header_lines(name: str, width: int) -> str:
+    """A column name wrapped at its underscores into lines of at most `width` (if it can)."""
+    parts = [part + "_" for part in name.split("_")]
+    parts[-1] = parts[-1][:-1]
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
 def to_table(result: Result, width: int | None = None) -> str:
     """An aligned table that fits `width`; long text cells wrap onto more lines, never cut.
 
-    Numbers and short text never wrap. When even those do not fit side by side, the rows are
-    printed as records (one `column  value` line each), which fits any width.
+    Numbers and short text never wrap; long column names wrap at their underscores. When even
+    those do not fit side by side, the rows are printed as records (one `column  value` line
+    each), which fits any width.
     """
     from rich import box
     from rich.console import Console
@@ -215,23 +228,33 @@ def to_table(result: Result, width: int | None = None) -> str:
     rows = _float32(result.types, result.rows)
     cells = [[readable(v) for v in row] for row in rows]
     noun = "row" if len(rows) == 1 else "rows"
-    natural = [max([len(name), *(len(line) for r in cells for line in r[i].splitlines() or [""])])
-               for i, name in enumerate(result.columns)]
+    cell_w = [max([0, *(len(line) for r in cells for line in r[i].splitlines() or [""])])
+              for i in range(len(result.columns))]
+    head_w = [max(len(part) + 1 for part in name.split("_")) for name in result.columns]
+    natural = [max(c, len(n)) for c, n in zip(cell_w, result.columns, strict=True)]
     numeric = [_is_numeric(t) for t in result.types]
-    fixed = [num or n <= SHORT for num, n in zip(numeric, natural, strict=True)]
+    fixed = [num or c <= SHORT for num, c in zip(numeric, cell_w, strict=True)]
     gaps = 2 * (len(natural) - 1)
-    need = sum(n if f else min(n, WRAP_MIN) for n, f in zip(natural, fixed, strict=True)) + gaps
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
-                      highlight=False, markup=False, emoji=False)
-    if need > width:
+    squeezed = [max(c, h) if f else min(n, WRAP_MIN)
+                for c, h, n, f in zip(cell_w, head_w, natural, fixed, strict=True)]
+    if sum(squeezed) + gaps > width:
         return _records(result.columns, cells, width) + f"\n({len(rows):,} {noun})"
+    tight = sum(natural) + gaps > width
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
                   expand=False)
-    for name, n, num, f in zip(result.columns, natural, numeric, fixed, strict=True):
-        table.add_column(name, justify="right" if num else "left", overflow="fold",
-                         no_wrap=f, min_width=n if f else min(n, WRAP_MIN))
+    for i, name in enumerate(result.columns):
+        justify = "right" if numeric[i] else "left"
+        if not tight:
+            table.add_column(name, justify=justify, no_wrap=True, min_width=natural[i])
+        elif fixed[i]:
+            w = squeezed[i]
+            table.add_column(_header_lines(name, w), justify=justify, no_wrap=True, width=w)
+        else:
+            table.add_column(name, justify=justify, overflow="fold", min_width=squeezed[i])
     for row in cells:
         table.add_row(*row)
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      highlight=False, markup=False, emoji=False)
     console.print(table)
     return console.file.getvalue().rstrip("\n") + f"\n({len(rows):,} {noun})"
 

@@ -315,3 +315,19 @@ def test_cli_subprocess_never_prints_a_traceback(args: list[str], says: str, war
     done = _cli(*args, env=env)
     assert done.returncode == 2, done.stderr
     assert says in _one_line_error(done.stderr)
+
+
+def test_query_long_column_names_wrap_at_underscores(warehouse: Path, capsys,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    sql = ("SELECT year AS the_year_of_the_observation, share AS share_of_market_cap, url "
+           "FROM marts.t ORDER BY year")
+    assert main(["query", sql, "--warehouse", str(warehouse)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not lines[0].startswith("-[ row")  # still a table
+    assert max(len(line) for line in lines) <= 60
+    header = lines[: next(i for i, line in enumerate(lines) if line.startswith("─"))]
+    tokens = [t for h in header for t in h.split()]
+    assert sorted(tokens) == sorted(["the_year_of_", "the_", "observation", "share_", "of_",
+                                     "market_", "cap", "url"])
+    assert all(len(t) <= 12 for t in tokens)  # each name fits its column's cells
