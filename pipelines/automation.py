@@ -168,7 +168,10 @@ def scenario_sensor(job_name: str = "scenario_refresh"):  # noqa: ANN201 - a Sen
         have = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
         added = sorted(set(now) - have)
         removed = sorted(have - set(now))
-        changed = sorted(k for k, digest in now.items() if before.get(k) != digest)
+        if context.cursor:
+            changed = sorted(k for k, digest in now.items() if before.get(k) != digest)
+        else:  # first tick: partitions a run already registered are current, new ones are not
+            changed = added
         requests = [
             RunRequest(
                 run_key=f"scenario:{key}:{now[key][:16]}",
@@ -192,6 +195,8 @@ def scenario_sensor(job_name: str = "scenario_refresh"):  # noqa: ANN201 - a Sen
         if removed:
             partition_requests.append(SCENARIO_PARTITIONS.build_delete_request(removed))
         if not requests and not partition_requests:
+            if not context.cursor:
+                return SensorResult(cursor=json.dumps(now, sort_keys=True))
             return SkipReason(f"no scenario file changed in {folder}")
         return SensorResult(
             run_requests=requests,

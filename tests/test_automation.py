@@ -33,7 +33,7 @@ def defs(tmp_path_factory: pytest.TempPathFactory) -> Definitions:
     from pipelines.definitions import build_definitions
 
     path = tmp_path_factory.mktemp("wh") / "altflow.duckdb"
-    return Definitions.merge(build_definitions(path), automation.automation(path))
+    return build_definitions(path)  # the code location merges automation.automation()
 
 
 def _selected(defs: Definitions, job: str) -> set[str]:
@@ -127,6 +127,22 @@ def test_scenario_sensor_adds_reruns_and_removes_partitions(
     assert AssetKey(["marts", "scenario_files"]) in prune.asset_selection
     assert instance.get_dynamic_partitions("scenarios") == ["other"]
     assert json.loads(removed.cursor) == {"other": automation.file_digests(folder)["other"]}
+
+
+def test_scenario_sensor_first_tick_leaves_registered_partitions_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`altflow run` registers every partition; a new daemon must not rerun them all."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "gold-test.yaml").write_text(GOLD)
+    (folder / "new.yaml").write_text(GOLD.replace("gold-test", "new"))
+    monkeypatch.setenv("ALTFLOW_SCENARIOS", str(folder))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("scenarios", ["gold-test"])
+    result = _tick(automation.scenario_sensor(), instance, None)
+    assert [r.partition_key for r in result.run_requests] == ["new"]
+    assert set(json.loads(result.cursor)) == {"gold-test", "new"}
 
 
 def test_scenario_marts_are_partitioned_and_eager(defs: Definitions) -> None:
