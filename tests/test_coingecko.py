@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from altflow.sources.http import HttpClient
 from altflow.warehouse import Warehouse, replace_table
 from pipelines.cli import main
 from tests.conftest import FIXTURES
+from tests.faults import coingecko_chart
 
 CG_FIXTURES = FIXTURES / "coingecko"
 
@@ -166,6 +167,23 @@ def live_env(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPSer
     return httpserver
 
 
+CHART_END = datetime(2025, 7, 20)
+
+
+def long_chart(price: float = 60000.0) -> bytes:
+    """A year and a month of daily points ending 2025-07-20 (the blocking check wants 365)."""
+    return coingecko_chart(CHART_END, 400, timedelta(days=1), price=price)
+
+
+def serve_long(server: HTTPServer, prices: dict[str, float], broken: dict[str, bytes]) -> None:
+    server.expect_request("/api/v3/global").respond_with_data(fixture("global"))
+    server.expect_request("/api/v3/coins/markets").respond_with_data(fixture("coins_markets"))
+    for coin in ("bitcoin", "ethereum"):
+        server.expect_request(f"/api/v3/coins/{coin}/market_chart").respond_with_data(
+            broken.get(coin) or long_chart(prices[coin])
+        )
+
+
 def serve_all(server: HTTPServer, headers: dict[str, str] | None = None) -> None:
     server.expect_request("/api/v3/global", headers=headers).respond_with_data(
         fixture("global"), content_type="application/json"
@@ -262,13 +280,14 @@ def test_cli_live_run_of_the_coingecko_tag_refreshes_crypto_alone(
         replace_table(con, "raw.coingecko_market_chart", stale_chart)
         replace_table(con, "raw.lbma_prices", other)
 
-    serve_all(live_env)
+    serve_long(live_env, {"bitcoin": 60000.0, "ethereum": 3000.0}, {})
     code = main(["run", "--source", "live", "--select", "tag:source=coingecko"])
     out = capsys.readouterr().out
     assert code == 0, out
     chart_rows = wh.query("SELECT asset, min(date) AS first, count(*) AS n"
                           " FROM raw.coingecko_market_chart GROUP BY asset ORDER BY asset")
-    assert chart_rows.rows() == [("bitcoin", date(2025, 7, 17), 4), ("ether", date(2025, 7, 17), 4)]
+    assert chart_rows.rows() == [("bitcoin", date(2024, 6, 15), 401),
+                                 ("ether", date(2024, 6, 15), 401)]
     assert wh.query("SELECT count(*) AS n FROM raw.coingecko_markets")["n"][0] == 2
     assert wh.query("SELECT * FROM raw.lbma_prices").rows() == [("gold_pm", 2000.0)]
     log = wh.query("SELECT DISTINCT source, mode FROM raw.fetch_log")
@@ -307,28 +326,29 @@ def test_live_failures_from_a_local_server(
     assert str(err.value).startswith(message), str(err.value)
 
 
-def test_cli_failed_coingecko_refresh_writes_nothing(
+def test_cli_failed_chart_keeps_its_last_good_rows_and_the_rest_refreshes(
     live_env: HTTPServer, warehouse_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    serve_all(live_env)
+    """Issue 11/12: one refused endpoint keeps its old rows; the others are refreshed."""
+    serve_long(live_env, {"bitcoin": 60000.0, "ethereum": 3000.0}, {})
     assert main(["run", "--source", "live", "--select", "tag:source=coingecko"]) == 0
     wh = Warehouse(warehouse_path)
-    tables = ("raw.coingecko_global", "raw.coingecko_markets", "raw.coingecko_market_chart")
-    before = {t: wh.query(f"SELECT * FROM {t}") for t in tables}
-    log_rows = wh.query("SELECT count(*) AS n FROM raw.fetch_log")["n"][0]
+    ether = "SELECT * FROM raw.coingecko_market_chart WHERE coin_id = 'ethereum' ORDER BY date"
+    before = wh.query(ether)
 
     live_env.clear()
-    live_env.expect_request("/api/v3/coins/ethereum/market_chart").respond_with_data(
-        fixture("market_chart_ethereum")[:-25]
-    )
-    serve_all(live_env)
+    serve_long(live_env, {"bitcoin": 70000.0, "ethereum": 3500.0},
+               {"ethereum": long_chart(3500.0)[:-25]})
     capsys.readouterr()
     assert main(["run", "--source", "live", "--select", "tag:source=coingecko"]) == 1
-    err = capsys.readouterr().err
-    assert "coingecko market_chart_ethereum: invalid JSON" in err
-    for table in tables:
-        assert wh.query(f"SELECT * FROM {table}").equals(before[table]), table
-    assert wh.query("SELECT count(*) AS n FROM raw.fetch_log")["n"][0] == log_rows
+    out = capsys.readouterr()
+    assert "coingecko market_chart_ethereum: invalid JSON" in out.out + out.err
+    assert wh.query(ether).equals(before)
+    bitcoin = wh.query("SELECT min(price_usd) AS low FROM raw.coingecko_market_chart"
+                       " WHERE coin_id = 'bitcoin'")
+    assert bitcoin["low"][0] == 70000.0
+    failed = wh.query("SELECT dataset FROM raw.fetch_log WHERE status = 'failed'")
+    assert failed["dataset"].to_list() == ["market_chart_ethereum"]
 
 
 def test_embedded_snapshot_parses() -> None:

@@ -15,6 +15,7 @@ from altflow.sources.errors import SourceError
 from altflow.warehouse import Warehouse
 from pipelines.cli import main
 from tests.conftest import FIXTURES
+from tests.faults import lbma_json
 
 LBMA_FIXTURES = FIXTURES / "lbma"
 
@@ -172,24 +173,37 @@ def test_snapshot_without_a_metal_reads_the_rest_and_names_the_gap(tmp_path: Pat
         lbma.Lbma("snapshot", snapshot_root=empty).datasets()
 
 
-def test_failed_live_refresh_writes_nothing(
+def test_failed_live_file_keeps_its_last_good_rows_and_the_others_refresh(
     live_env: HTTPServer, warehouse_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    serve_all(live_env)
-    assert main(["run", "--source", "live", "--select", "tag:source=lbma"]) == 0
+    """Issue 11: a refused file keeps its last good rows; the other files are refreshed."""
+    end = date(2025, 1, 14)
+    for dataset in lbma.FILES:
+        live_env.expect_request(f"/json/{dataset}.json").respond_with_data(lbma_json(end, 400))
+    assert main(["run", "--source", "live", "--select", "tag:source=lbma"]) == 0, (
+        capsys.readouterr())
     wh = Warehouse(warehouse_path)
-    before = wh.query("SELECT * FROM raw.lbma_prices ORDER BY dataset, date")
-    assert before.height > 0
+    before = wh.query("SELECT * FROM raw.lbma_prices WHERE dataset = 'gold_pm' ORDER BY date")
+    assert before.height == 287
 
     live_env.clear()
     bad = body(record("2024-12-30", [2608.3, 1, 1]), record("2024-12-30", [2610.0, 1, 1]))
-    serve_all(live_env, {"gold_pm": bad})
+    for dataset in lbma.FILES:
+        live_env.expect_request(f"/json/{dataset}.json").respond_with_data(
+            bad if dataset == "gold_pm" else lbma_json(end, 400, usd=2500.0)
+        )
     capsys.readouterr()
     assert main(["run", "--source", "live", "--select", "tag:source=lbma"]) == 1
-    err = capsys.readouterr().err
-    assert "lbma gold_pm: record 1: field 'd' duplicates date 2024-12-30" in err
-    after = wh.query("SELECT * FROM raw.lbma_prices ORDER BY dataset, date")
+    out = capsys.readouterr()
+    assert "lbma gold_pm: record 1: field 'd' duplicates date 2024-12-30" in out.out + out.err
+    after = wh.query("SELECT * FROM raw.lbma_prices WHERE dataset = 'gold_pm' ORDER BY date")
     assert after.equals(before)
+    silver = wh.query("SELECT min(usd) AS low FROM raw.lbma_prices WHERE dataset = 'silver'")
+    assert silver["low"][0] == 2500.0  # refreshed
+    failed = wh.query("SELECT dataset, reason FROM raw.fetch_log WHERE status = 'failed'")
+    assert failed.rows() == [
+        ("gold_pm", "record 1: field 'd' duplicates date 2024-12-30")
+    ]
 
 
 @pytest.mark.parametrize(
