@@ -331,3 +331,38 @@ def test_query_long_column_names_wrap_at_underscores(warehouse: Path, capsys,
     assert sorted(tokens) == sorted(["the_year_of_", "the_", "observation", "share_", "of_",
                                      "market_", "cap", "url"])
     assert all(len(t) <= 12 for t in tokens)  # each name fits its column's cells
+
+
+# --- on a real warehouse ------------------------------------------------------------------------
+
+def test_validate_equals_run_on_the_built_warehouse(built_warehouse: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    """Shipped files validate; a file whose start predates bitcoin's data is refused by
+    validate (not only by run); a fixed base_usd without start runs at the latest market date."""
+    shipped = sorted(str(p) for p in (ROOT / "scenarios").glob("*.yaml"))
+    assert main(["scenarios", "validate", *shipped, "--warehouse", str(built_warehouse)]) == 0
+    capsys.readouterr()
+    early = tmp_path / "early.yaml"
+    early.write_text("name: early\npool: {series: dc_plans}\nhorizon_years: 5\n"
+                     "allocations: {bitcoin: 0.01}\nadoption: {curve: immediate}\n"
+                     "start: 1995-03-31\n")
+    assert main(["scenarios", "validate", str(early), "--warehouse", str(built_warehouse)]) == 2
+    assert capsys.readouterr().out.strip() == (
+        f"{early}: allocations.bitcoin: no market data for asset 'bitcoin' on or before the "
+        "base date")
+    assert main(["scenarios", "run", str(early), "--warehouse", str(built_warehouse)]) == 1
+    assert "no market data for asset 'bitcoin'" in _one_line_error(capsys.readouterr().err)
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text("name: fixed\npool: {base_usd: 12.2e12}\nhorizon_years: 1\n"
+                     "allocations: {bitcoin: 0.01}\nadoption: {curve: immediate}\n")
+    assert main(["scenarios", "run", str(fixed), "--warehouse", str(built_warehouse)]) == 0
+    assert "(the latest date with market data)" in capsys.readouterr().out
+
+
+def test_query_sandbox_on_the_built_warehouse(built_warehouse: Path, capsys) -> None:
+    sql = "SELECT count(*) AS n FROM marts.scenario_impact"
+    assert main(["query", sql, "--format", "json", "--warehouse", str(built_warehouse)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] > 0
+    assert main(["query", "SELECT * FROM read_text('/etc/hostname')", "--warehouse",
+                 str(built_warehouse)]) == 2
+    assert "disabled by configuration" in _one_line_error(capsys.readouterr().err)
