@@ -269,6 +269,14 @@ def load(path: Path) -> TableEntry:
     missing = [g for g in grain if g not in names]
     if missing:
         raise MetadataError(f"{where}: grain column(s) {missing} are not columns")
+    rules = tuple(_rule(r, where) for r in raw.get("rules") or ())
+    taken = {"schema", "grain", "not_empty", "values"}
+    if raw.get("freshness") is not None:
+        taken.add("freshness")
+    for rule in rules:
+        if rule.name in taken:
+            raise MetadataError(f"{where}: rule name {rule.name!r} is used twice or reserved")
+        taken.add(rule.name)
     return TableEntry(
         table=table,
         description=" ".join(raw["description"].split()),
@@ -277,7 +285,7 @@ def load(path: Path) -> TableEntry:
         path=path,
         min_rows=int(raw.get("min_rows", 1)),
         freshness=_freshness(raw.get("freshness"), where),
-        rules=tuple(_rule(r, where) for r in raw.get("rules") or ()),
+        rules=rules,
         notes=" ".join(str(raw.get("notes") or "").split()),
     )
 
