@@ -179,7 +179,7 @@ def test_registry_is_one_list_for_fetching_and_the_z1_mapping() -> None:
     frame = fred.registry_frame()
     assert frame["series_id"].to_list() == list(fred.SERIES)
     z1 = frame.filter(frame["z1_code"].is_not_null())
-    assert z1.height == 10
+    assert z1.height == 11  # H4: + BOGZ1FA594090005Q (pension flows to 2026:Q1)
     assert set(z1["series"]) == {"private_dc_z1", "state_local_dc_z1", "federal_dc_z1",
                                  "pension_funds_z1"}
     row = frame.filter(frame["series_id"] == "BOGZ1FU574090055Q").row(0, named=True)

@@ -115,6 +115,19 @@ SERIES: dict[str, FredSeries] = {
             "pension_funds_z1",
             "level",
         ),
+        # H4: the Z.1 release covering 2026:Q1 is stored only as its transactions table
+        # (S.129.t), so the pension total's flows reach 2026:Q1 (snapshot/fred/NOTES.md)
+        FredSeries(
+            "BOGZ1FA594090005Q",
+            "Pension funds; net acquisition of financial assets, transactions (seasonally"
+            " adjusted annual rate) (Z.1 FA594090005, table F.117 / S.129.t)",
+            "Millions of Dollars, seasonally adjusted annual rate",
+            "quarterly",
+            1e6,
+            "pension_funds_z1",
+            "transactions_saar",
+            allow_negative=True,
+        ),
     )
 }
 
