@@ -118,3 +118,28 @@ def test_embedded_snapshot_parses() -> None:
     )
     assert 219891.0 in gold_stock["value"].to_list()
     assert payloads[0].mode == "snapshot" and rows == [facts.height]
+
+
+def test_source_quality_is_read_and_checked() -> None:
+    header = HEADER.rstrip(b"\n") + b",source_quality\n"
+    frame = reference.parse_market_facts(payload(header + GOOD.encode() + b",secondary\n"))
+    assert frame["source_quality"].to_list() == ["secondary"]
+    assert reference.parse_market_facts(payload(line(GOOD)))["source_quality"].to_list() == [
+        None
+    ]
+    with pytest.raises(SourceError) as err:
+        reference.parse_market_facts(payload(header + GOOD.encode() + b",blog\n"))
+    assert str(err.value) == (
+        "reference market_facts: line 2 field 'source_quality': 'blog' is not one of primary,"
+        " secondary, tertiary"
+    )
+
+
+def test_snapshot_payloads_say_where_the_bytes_came_from() -> None:
+    if not snapshot_entries("reference"):
+        pytest.skip("no reference snapshot")
+    [got] = reference.Reference("snapshot").batch().payloads
+    entry = snapshot_entries("reference")["market_facts"]
+    assert got.provenance == entry.provenance
+    assert got.retrieved_from == entry.retrieved_from
+    assert got.retrieved_from and got.retrieved_from != got.url

@@ -413,6 +413,8 @@ class Source:
             result = work()
         except SourceError as exc:
             reason, where = exc.reason, exc.url or url
+        except config.ConfigError:
+            raise  # a setting altflow cannot use fails the run, whatever the mode
         except Exception as exc:  # noqa: BLE001 - live payloads: isolate, never crash the run
             if self.requested_mode != "live":
                 raise

@@ -39,6 +39,8 @@ from dagster import (
 
 from altflow import warehouse as wh
 from altflow.sources.base import Batch, DatasetFailure, Source
+from assets.metadata import description as entry_description
+from assets.metadata import table_metadata
 from pipelines.resources import SourcesResource, WarehouseResource
 
 KINDS = {"python", "duckdb"}
@@ -49,9 +51,10 @@ FRESH_CHECK = "fetch_fresh"
 class IngestSpec:
     """What the factory needs to know about one source.
 
-    ``tables`` maps each raw table the source writes to its description (the Dagster asset
-    description). ``collect`` turns the configured source into a Batch; by default
-    ``source.batch()``.
+    ``tables`` maps each raw table the source writes to a fallback description; the table's
+    metadata entry (``altflow/tables/raw/<table>.yml``) gives the asset its description and
+    column schema when it has one, so the contract is written once. ``collect`` turns the
+    configured source into a Batch; by default ``source.batch()``.
     """
 
     source: type[Source]
@@ -142,13 +145,17 @@ def keep_last_good(
 
 
 def write_batch(warehouse: Any, batch: Batch) -> dict[str, int]:
-    """Write a batch in one transaction: new rows, last good rows of failed datasets, log."""
+    """Write a batch in one transaction: new rows, last good rows of failed datasets, log.
+
+    Returns the rows each table holds afterwards (a table left as it was: its old count).
+    """
     written: dict[str, int] = {}
     run_id = getattr(warehouse, "run_id", None)
     with warehouse.writer() as con:
         for table, frame in batch.tables.items():
             final = keep_last_good(con, table, frame, batch.failures)
             if final is None:
+                written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
                 continue
             written[table] = wh.replace_table(con, table, final)
         wh.record_fetches(con, batch.payloads, batch.rows, run_id=run_id)
@@ -178,8 +185,9 @@ def ingest_asset(spec: IngestSpec) -> AssetsDefinition:
         name=spec.name,
         specs=[
             AssetSpec(keys[table], group_name="ingest", kinds=KINDS, tags=tags,
-                      description=description)
-            for table, description in spec.tables.items()
+                      description=entry_description(table, fallback=text),
+                      metadata=table_metadata(table))
+            for table, text in spec.tables.items()
         ],
         check_specs=[
             AssetCheckSpec(
@@ -206,15 +214,12 @@ def ingest_asset(spec: IngestSpec) -> AssetsDefinition:
             batch.raise_failures()
         else:
             refuse_by_checks(batch, raw_check_failures)
-        target = warehouse.get()
-        write_batch(target, batch)
-        tables = batch.tables
+        rows = write_batch(warehouse.get(), batch)
         version = _data_version(batch)
         stale = ", ".join(f.dataset for f in batch.failures) or "none"
         for table in spec.tables:
-            frame = tables.get(table, pl.DataFrame())
             metadata: dict[str, Any] = {
-                "dagster/row_count": frame.height,
+                "dagster/row_count": rows.get(table, 0),
                 "mode": batch.mode,
                 "datasets": ", ".join(p.dataset for p in batch.payloads) or "none",
                 "stale_datasets": stale,
