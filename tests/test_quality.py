@@ -338,3 +338,41 @@ def test_definitions_and_ingest_validation_do_not_import_gx() -> None:
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_checks_run_in_dagster_one_result_per_rule(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    """A raw table with a truncated price file, materialized with its checks in Dagster: each
+    rule reports on its own, the blocking history rule fails naming the dataset, freshness is
+    a WARN."""
+    from dagster import AssetKey, materialize
+    from dagster import asset as dagster_asset
+
+    from altflow.warehouse import replace_table
+    from assets.checks import table_checks
+    from pipelines.resources import WarehouseResource
+
+    frame = _frame(built_warehouse, "raw.lbma_prices")
+    short = frame.filter((pl.col("dataset") != "silver") | (pl.col("date") > date(2026, 6, 1)))
+
+    @dagster_asset(key=AssetKey(["raw", "lbma_prices"]), required_resource_keys={"warehouse"})
+    def lbma_prices(context) -> None:  # noqa: ANN001 (dagster resolves the context itself)
+        with context.resources.warehouse.get().writer() as con:
+            replace_table(con, "raw.lbma_prices", short)
+
+    result = materialize(
+        [lbma_prices, table_checks("raw.lbma_prices")],
+        resources={"warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb"))},
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {r.rule for r in quality.rule_checks("raw.lbma_prices")}
+    history = evaluations["min_history"]
+    assert not history.passed and history.severity.value == "ERROR"
+    assert history.description.startswith("raw.lbma_prices: rule min_history: priced_days")
+    assert "dataset=silver" in history.description
+    assert "| dataset | priced_days |" in history.metadata["examples"].value
+    assert evaluations["schema"].passed and evaluations["grain"].passed
+    fresh = evaluations["freshness"]
+    assert fresh.passed or fresh.severity.value == "WARN"
