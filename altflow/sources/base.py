@@ -101,9 +101,14 @@ class DatasetResult:
     payload: Payload
     frames: Mapping[str, pl.DataFrame]
     key: Mapping[str, object] = field(default_factory=dict)
+    # rows the payload gave when it adds no rows of its own but values to other datasets'
+    # rows (ICI's release dates file): what raw.fetch_log records for it
+    row_count: int | None = None
 
     @property
     def rows(self) -> int:
+        if self.row_count is not None:
+            return self.row_count
         return sum(frame.height for frame in self.frames.values())
 
 
