@@ -29,7 +29,6 @@ from dagster import (
     AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
-    AutomationCondition,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
@@ -179,7 +178,6 @@ def _scenario_metadata(name: str, frame: pl.DataFrame | None, scenario: str) -> 
 def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
     """The scenario marts (partitioned by scenario file) and the file listing."""
     deps = _deps(defined_tables)
-    automation = AutomationCondition.eager()
     specs = [
         AssetSpec(
             ["marts", name],
@@ -188,7 +186,6 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
             kinds={"python", "duckdb", "table"},
             owners=[OWNER],
             description=DESCRIPTIONS[name],
-            automation_condition=automation,
             partitions_def=SCENARIO_PARTITIONS,
         )
         for name in MART_TABLES
@@ -274,7 +271,6 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
         kinds={"python", "duckdb", "table"},
         owners=[OWNER],
         description=DESCRIPTIONS["scenario_files"],
-        automation_condition=automation,
         pool=WRITER_POOL,
     )
     def scenario_file_list(

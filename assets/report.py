@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dagster import (
     AssetKey,
     AssetsDefinition,
-    AutomationCondition,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -40,7 +39,6 @@ def report_asset(defined_tables: Iterable[str]) -> AssetsDefinition:
         group_name="report",
         kinds={"html", "python"},
         owners=["team:altflow"],
-        automation_condition=AutomationCondition.eager(),
         description="Self-contained HTML report (pool, price history, each scenario's flows, "
         "impact bands and sensitivity, method with every default and its source, sources) "
         "written as report.html beside the published warehouse file.",

@@ -9,9 +9,13 @@
 - ``scenario_files_sensor``: keeps one dynamic partition per scenario file of
   ALTFLOW_SCENARIOS (added and removed as files appear and go) and requests a run of a
   scenario whose file is new or changed; a removed file triggers a run of
-  ``marts.scenario_files``, which drops that scenario's rows. The scenario marts also carry
-  ``AutomationCondition.eager()``, so with the default automation sensor on they rebuild
-  when their input marts update.
+  ``marts.scenario_files``, which drops that scenario's rows.
+- ``scenario_inputs_sensor``: when a run has published newer pool or market marts than the
+  scenario marts were built from (e.g. a UI run of the market marts alone), it requests
+  ``scenario_refresh`` for every scenario. Why a sensor and not declarative automation
+  (``AutomationCondition.eager``): automation launches partitioned and unpartitioned assets
+  as separate runs, and under write-audit-publish a run publishes only what it contains, so
+  the scenario rebuild, the publish step and the report must be one run.
 
 Scheduled jobs use live sources, retry failed steps (:data:`FETCH_RETRY`, exponential backoff,
 for a source that is briefly down) and carry the :data:`WRITER_TAG`, which the instance's run
@@ -47,7 +51,7 @@ from dagster import (
 from altflow import config
 from altflow.scenarios.batch import MART_TABLES
 from altflow.scenarios.spec import scenario_files
-from assets.model import PARTITIONS_NAME, SCENARIO_PARTITIONS, partition_key
+from assets.model import MODEL_READS, PARTITIONS_NAME, SCENARIO_PARTITIONS, partition_key
 from pipelines.resources import SourcesResource
 from pipelines.versions import PUBLISH_KEY
 
@@ -207,6 +211,35 @@ def scenario_sensor(job_name: str = "scenario_refresh"):  # noqa: ANN201 - a Sen
     return scenario_files_sensor
 
 
+def _latest_storage_id(context: SensorEvaluationContext, key: AssetKey) -> int:
+    records = context.instance.fetch_materializations(key, limit=1, ascending=False).records
+    return records[0].storage_id if records else 0
+
+
+def inputs_sensor(job_name: str = "scenario_refresh"):  # noqa: ANN201 - a SensorDefinition
+    @sensor(
+        name="scenario_inputs_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=SENSOR_INTERVAL_S,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Rebuilds every scenario when a pool or market mart the engine reads was "
+        "materialized after the scenario marts.",
+    )
+    def scenario_inputs_sensor(context: SensorEvaluationContext):  # noqa: ANN202
+        inputs = {key: _latest_storage_id(context, AssetKey(key.split("."))) for key in
+                  MODEL_READS}
+        built = min(_latest_storage_id(context, key) for key in SCENARIO_KEYS)
+        newer = sorted(k for k, storage_id in inputs.items() if storage_id > built)
+        if not newer:
+            return SkipReason("the scenario marts are newer than every input")
+        return RunRequest(
+            run_key=f"scenario-inputs:{max(inputs.values())}",
+            tags={**WRITER_TAG, "altflow/trigger": "inputs updated: " + ", ".join(newer)},
+        )
+
+    return scenario_inputs_sensor
+
+
 def automation(warehouse: str | Path | None = None) -> Definitions:
     """Jobs, schedules and sensors, to merge into the code location's Definitions."""
     path = Path(warehouse or config.warehouse_path())
@@ -214,5 +247,5 @@ def automation(warehouse: str | Path | None = None) -> Definitions:
     return Definitions(
         jobs=list(job_defs.values()),
         schedules=schedules(job_defs, path),
-        sensors=[scenario_sensor()],
+        sensors=[scenario_sensor(), inputs_sensor()],
     )

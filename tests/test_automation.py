@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     DagsterInstance,
     Definitions,
     SensorResult,
@@ -145,12 +146,10 @@ def test_scenario_sensor_first_tick_leaves_registered_partitions_alone(
     assert set(json.loads(result.cursor)) == {"gold-test", "new"}
 
 
-def test_scenario_marts_are_partitioned_and_eager(defs: Definitions) -> None:
+def test_scenario_marts_are_partitioned(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
     flows = graph.get(AssetKey(["marts", "scenario_flows"]))
     assert flows.partitions_def is not None and flows.partitions_def.name == "scenarios"
-    assert flows.automation_condition is not None
-    assert "eager" in (flows.automation_condition.get_label() or "")
     # the engine's inputs are all upstream (issue 11: lineage of the scenario marts)
     parents = {k.to_user_string() for k in flows.parent_keys}
     assert {"marts/retirement_assets", "marts/pool_growth", "marts/market_snapshot"} <= parents
@@ -158,3 +157,18 @@ def test_scenario_marts_are_partitioned_and_eager(defs: Definitions) -> None:
     assert files.partitions_def is None
     sensor = defs.resolve_sensor_def("scenario_files_sensor")
     assert sensor.job_name == "scenario_refresh"
+
+
+def test_inputs_sensor_rebuilds_scenarios_after_newer_input_marts() -> None:
+    instance = DagsterInstance.ephemeral()
+    sensor = automation.inputs_sensor()
+    for key in automation.SCENARIO_KEYS:
+        instance.report_runless_asset_event(AssetMaterialization(key))
+    assert isinstance(sensor(build_sensor_context(instance=instance)), SkipReason)
+    instance.report_runless_asset_event(AssetMaterialization(["marts", "market_snapshot"]))
+    request = sensor(build_sensor_context(instance=instance))
+    assert request.partition_key is None  # every scenario, with publish and the report
+    assert "marts.market_snapshot" in request.tags["altflow/trigger"]
+    for key in automation.SCENARIO_KEYS:
+        instance.report_runless_asset_event(AssetMaterialization(key))
+    assert isinstance(sensor(build_sensor_context(instance=instance)), SkipReason)
