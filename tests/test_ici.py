@@ -549,8 +549,12 @@ WORKBOOK_PATH = "/system/files/2025-06/ret_25_q1_data.xls"
 
 
 def _fails(source: ici.Ici, pattern: str) -> str:
+    """A live fault is one DatasetFailure of the workbook dataset, with a one-line reason."""
+    batch = source.batch(today=date(2025, 4, 2))
+    assert batch.results == [] and len(batch.failures) == 1
+    assert batch.failures[0].tables == (ici.RAW_TABLE,)
     with pytest.raises(SourceError) as err:
-        source.batch(today=date(2025, 4, 2))
+        batch.raise_failures()
     text = str(err.value)
     assert "\n" not in text and text.startswith("ici "), text
     assert re.search(pattern, text), text

@@ -255,8 +255,11 @@ def test_net_contribution_rate_and_dc_reconciliation_from_z1(tmp_path: Path) -> 
     assert {"state_local_db", "federal_db", "government_db"} <= set(got)
 
 
-def test_failed_live_fetch_writes_nothing(tmp_path: Path, httpserver, monkeypatch) -> None:
-    """A broken workbook fails the asset; the raw table keeps the previous good data."""
+def test_failed_live_fetch_keeps_the_last_good_rows(
+    tmp_path: Path, httpserver, monkeypatch
+) -> None:
+    """A broken workbook is refused: the raw table keeps the previous good data, the failure is
+    logged and the fetch_fresh check fails with the reason (the run goes on)."""
     path = tmp_path / "w.duckdb"
     resources = {"warehouse": WarehouseResource(path=str(path))}
     assets = [ici_retirement_assets, publish_asset([ici_retirement_assets])]
@@ -276,13 +279,15 @@ def test_failed_live_fetch_writes_nothing(tmp_path: Path, httpserver, monkeypatc
         make_workbook.build(mutate=drop_table_1))
     result = materialize(assets, raise_on_error=False,
                          resources={**resources, "sources": SourcesResource(mode="live")})
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "no sheet titled like" in str(failure.event_specific_data.error)
+    check = next(c for c in result.get_asset_check_evaluations()
+                 if c.check_name == "fetch_fresh")
+    assert not check.passed
+    assert "no sheet titled like" in (check.description or ""), check.description
     after = Warehouse(path).query("SELECT count(*) AS n FROM raw.ici_retirement_assets")["n"][0]
     assert after == before
-    log = Warehouse(path).query("SELECT mode FROM raw.fetch_log")
-    assert log["mode"].to_list() == ["snapshot"] * len(ici.SNAPSHOT_DATASETS)
+    log = Warehouse(path).query("SELECT mode, status FROM raw.fetch_log ORDER BY loaded_at")
+    assert log["mode"].to_list() == ["snapshot"] * len(ici.SNAPSHOT_DATASETS) + ["live"]
+    assert log["status"].to_list()[-1] == "failed"
 
 
 def test_saar_flows_and_combined_z1_dc(tmp_path: Path) -> None:

@@ -136,21 +136,32 @@ class Ici(Source):
     def batch(self, today: date | None = None) -> Batch:
         """Every ICI figure altflow uses as one :class:`Batch` (table raw.ici_retirement_assets).
 
-        Live: one dataset, the latest release's workbook. Snapshot: one dataset per figure file
-        (the releases file dates them and adds no rows). Any fault fails the whole source: a
-        release is one consistent publication, so there is nothing to keep half of.
+        Live: one dataset, the latest release's workbook; a fault (network, HTTP, a refused
+        workbook) is a :class:`DatasetFailure` of that dataset, so the factory keeps the last
+        good rows. Snapshot: one dataset per figure file (the releases file dates them and adds
+        no rows); any fault raises, the embedded copy must load.
         """
         batch = self.new_batch({RAW_TABLE: RAW_SCHEMA})
-        frame, payloads, rows = _collect(self, today)
-        for payload, count in zip(payloads, rows, strict=True):
-            part = frame.head(0) if count == 0 else frame.filter(
-                pl.col("document").str.starts_with(payload.dataset + ".csv")
-                if payload.mode == "snapshot" else pl.lit(True))
-            batch.results.append(DatasetResult(payload, {RAW_TABLE: part}))
-        batch.metadata.update({
-            "releases": ", ".join(sorted(set(frame["release"]), key=release_sort_key)[-3:]),
-            "latest_period_end": str(frame["period_end"].max()),
-        })
+        if self.mode == "snapshot":
+            frame, payloads, rows = _collect(self, today)
+            for payload, count in zip(payloads, rows, strict=True):
+                part = frame.filter(pl.col("document").str.starts_with(payload.dataset + ".csv"))
+                assert part.height == count, (payload.dataset, part.height, count)
+                batch.results.append(DatasetResult(payload, {RAW_TABLE: part}))
+        else:
+            def work() -> DatasetResult:
+                frame, payloads, _ = _collect(self, today)
+                return DatasetResult(payloads[0], {RAW_TABLE: frame})
+
+            self.attempt(batch, DATASET, (RAW_TABLE,),
+                         self.endpoint(RELEASE_PAGE_PATH.format(release="ret_YY_qN")), work)
+        frame = batch.table(RAW_TABLE)
+        if frame.height:
+            batch.metadata.update({
+                "releases": ", ".join(sorted(set(frame["release"]),
+                                             key=release_sort_key)[-3:]),
+                "latest_period_end": str(frame["period_end"].max()),
+            })
         return batch
 
 
