@@ -127,6 +127,7 @@ class HttpClient:
         self.min_interval = min_interval
         self._sleep = sleep
         self._last_request = 0.0
+        self._adapters: dict[int, HTTPAdapter] = {}
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, **(headers or {})})
 
@@ -150,6 +151,22 @@ class HttpClient:
         )
         retry.client, retry.dataset, retry.offset, retry.target = self, dataset, used, url
         return retry
+
+    def _mount(self, dataset: str, used: int, url: str) -> None:
+        """Mount the adapter whose Retry has the budget left, labelled for this request.
+
+        One adapter per remaining budget (normally just the full one), so connections are
+        pooled across a source's requests; the client is used by one step at a time.
+        """
+        left = self.attempts - 1 - used
+        adapter = self._adapters.get(left)
+        if adapter is None:
+            adapter = self._adapters[left] = HTTPAdapter(max_retries=self._retry(dataset, used,
+                                                                                 url))
+        retry = adapter.max_retries
+        retry.client, retry.dataset, retry.offset, retry.target = self, dataset, used, url
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def _space_requests(self) -> None:
         wait = self._last_request + self.min_interval - time.monotonic()
@@ -183,9 +200,7 @@ class HttpClient:
         timeout = (self.settings.connect_timeout, self.settings.timeout)
         used = 0  # attempts spent so far
         while True:
-            retry = self._retry(dataset, used, url)
-            self.session.mount("http://", HTTPAdapter(max_retries=retry))
-            self.session.mount("https://", HTTPAdapter(max_retries=retry))
+            self._mount(dataset, used, url)
             self._space_requests()
             response: requests.Response | None = None
             try:
