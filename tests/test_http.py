@@ -79,3 +79,34 @@ def test_client_errors_carry_their_status(httpserver: HTTPServer) -> None:
     with pytest.raises(SourceError) as err:
         client().get(httpserver.url_for("/gone"), "ds")
     assert err.value.status == 410
+
+
+def test_retry_after_as_an_http_date_is_honoured(httpserver: HTTPServer) -> None:
+    import email.utils
+
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    httpserver.expect_ordered_request("/x").respond_with_response(
+        Response("busy", status=503, headers={"Retry-After": when})
+    )
+    httpserver.expect_ordered_request("/x").respond_with_data("ok")
+    sleeps: list[float] = []
+    assert client(sleeps=sleeps).get(httpserver.url_for("/x"), "ds").text == "ok"
+    assert len(sleeps) == 1 and 27 <= sleeps[0] <= 31
+
+
+def test_each_retry_is_logged_on_the_altflow_sources_logger(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    httpserver.expect_ordered_request("/x").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/x").respond_with_data("busy", status=500)
+    httpserver.expect_ordered_request("/x").respond_with_data("ok")
+    with caplog.at_level(logging.WARNING, logger="altflow.sources"):
+        assert client(retries=3).get(httpserver.url_for("/x"), "ds").text == "ok"
+    lines = [r.getMessage() for r in caplog.records if r.name == "altflow.sources"]
+    assert [line.split(" in ")[0] for line in lines] == [
+        "test ds: retrying (attempt 2/4)", "test ds: retrying (attempt 3/4)"
+    ]
+    assert lines[0].endswith(": HTTP 503") and lines[1].endswith(": HTTP 500")
+    assert not [r for r in caplog.records if r.name.startswith("urllib3")]
