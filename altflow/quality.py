@@ -724,3 +724,43 @@ def validate(frame: pl.DataFrame, table: Any, engine: str | None = None) -> Qual
     a ``.table`` attribute, as the old per-table suites were."""
     name = table if isinstance(table, str) else table.table
     return validate_table(name, frame, engine="polars" if engine is None else engine)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m altflow.quality [TABLE ...]``: every rule on the published warehouse."""
+    import argparse
+    import sys
+
+    from altflow import config
+
+    parser = argparse.ArgumentParser(prog="python -m altflow.quality")
+    parser.add_argument("tables", nargs="*", help="schema.table (default: every entry)")
+    parser.add_argument("--warehouse", default=None)
+    parser.add_argument("--engine", choices=ENGINES, default="polars")
+    args = parser.parse_args(argv)
+    path = args.warehouse or str(config.warehouse_path())
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error as exc:
+        print(f"error: cannot open {path}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    failed = 0
+    try:
+        for table in args.tables or sorted(metadata.all_entries()):
+            try:
+                results = run_checks(con, table, engine=args.engine)
+            except (KeyError, ValueError) as exc:
+                print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+                return 2
+            for r in results:
+                verdict = "ok  " if r.passed else ("FAIL" if r.blocking else "WARN")
+                failed += (not r.passed) and r.blocking
+                line = r.failures[0] if r.failures else f"{r.evaluated_rows} rows"
+                print(f"{verdict} {table:<34} {r.rule:<28} {line}"[:300])
+    finally:
+        con.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
