@@ -96,8 +96,9 @@ def test_dc_plans_quarters_since_2015(snapshot_wh: Warehouse) -> None:
     quarters = snapshot_wh.query(
         "SELECT period_end FROM marts.retirement_assets WHERE series = 'dc_plans'"
         " AND period_end BETWEEN DATE '2015-03-31' AND DATE '2025-12-31'")["period_end"]
-    assert quarters.len() == 33  # of 44; docs/data.md lists the 11 without a public copy
-    assert {date(2019, 6, 30), date(2025, 12, 31)} <= set(quarters)
+    assert quarters.len() == 35  # of 44; docs/data.md lists the 9 without a public copy
+    assert {date(2018, 6, 30), date(2018, 12, 31), date(2019, 6, 30), date(2025, 12, 31)} <= set(
+        quarters)
 
 
 def test_retirement_vintages_show_how_a_quarter_moved(snapshot_wh: Warehouse) -> None:
