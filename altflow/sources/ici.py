@@ -147,7 +147,10 @@ class Ici(Source):
             for payload, count in zip(payloads, rows, strict=True):
                 part = frame.filter(pl.col("document").str.starts_with(payload.dataset + ".csv"))
                 assert part.height == count, (payload.dataset, part.height, count)
-                batch.results.append(DatasetResult(payload, {RAW_TABLE: part}))
+                # the releases file adds no rows of its own; it dates the figures' rows
+                dated = (frame["release_date"].is_not_null().sum()
+                         if payload.dataset == RELEASES_DATASET else None)
+                batch.results.append(DatasetResult(payload, {RAW_TABLE: part}, row_count=dated))
         else:
             def work() -> DatasetResult:
                 frame, payloads, _ = _collect(self, today)
