@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from altflow import config, data_dictionary
@@ -54,7 +55,8 @@ def test_examples_answer_their_questions(con: duckdb.DuckDBPyConnection) -> None
     totals = con.sql(
         "SELECT scenario, sum(flow_usd) AS s FROM marts.scenario_flows GROUP BY 1"
     ).pl()
-    last = flows.group_by("scenario").agg(c=flows["cumulative_flow_usd"].last()).sort("scenario")
+    last = (flows.sort("period_end").group_by("scenario")
+            .agg(c=pl.col("cumulative_flow_usd").last()).sort("scenario"))
     assert last["c"].to_list() == pytest.approx(totals.sort("scenario")["s"].to_list())
     ranking = con.sql((EXAMPLES / "impact_ranking.sql").read_text()).pl()
     impacts = ranking["price_impact"].drop_nulls().to_list()
