@@ -287,6 +287,12 @@ def _market_as_of(r: _Report) -> str | None:
     return _latest(r.query("SELECT max(as_of) AS d FROM marts.market_snapshot"), "d")
 
 
+def _number(value: float, unit: str) -> str:
+    if unit.upper() == "USD":
+        return usd(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _method(r: _Report) -> None:
     r.heading(2, "method", "Method, multipliers and their sources")
     r.add(
@@ -307,8 +313,8 @@ def _method(r: _Report) -> None:
     rows = []
     for item in DEFAULTS:
         value = item.value
-        shown = (" / ".join(f"{v:.3g}" for v in value) if isinstance(value, tuple)
-                 else f"{value:.4g}")
+        shown = (" / ".join(_number(v, item.unit) for v in value) if isinstance(value, tuple)
+                 else _number(value, item.unit))
         rows.append({"name": item.name, "value (low / central / high)": shown,
                      "unit": item.unit, "status": item.status, "as of": item.as_of,
                      "sources": item.source, "detail": item.note})
