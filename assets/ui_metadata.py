@@ -82,7 +82,8 @@ def _cell(column: str, value: object) -> str:
     if isinstance(value, float):
         if column.endswith("_usd") or "_usd_" in column:
             return usd(value, short=True)
-        if "share" in column or "impact" in column or column.startswith("cagr_"):
+        if ("share" in column or "impact" in column or "volatility" in column
+                or column.startswith("cagr_") or column.endswith("_rate")):
             return f"{100 * value:.3g} %"
         return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
     if isinstance(value, datetime):
@@ -149,6 +150,39 @@ def _read(con: duckdb.DuckDBPyConnection, table: str) -> tuple[pl.DataFrame, int
     return head, rows, {"types": types, **parts}
 
 
+# Tables whose materialization carries a chart (drawn from the state just built).
+CHARTS: dict[str, tuple[str, str, str]] = {
+    "marts.retirement_assets": (
+        "pool_chart", "pool_history",
+        "SELECT period_end, series, assets_usd FROM marts.retirement_assets"
+        " WHERE series IN ('total_retirement', 'dc_plans', 'ira', '401k', 'pension_funds_z1')",
+    ),
+    "marts.market_prices": (
+        "price_chart", "price_history",
+        "SELECT date, asset, price_usd FROM marts.market_prices WHERE primary_source",
+    ),
+    "marts.market_history": (
+        "price_chart", "price_history",
+        "SELECT date, asset, price_usd FROM marts.market_history WHERE price_usd IS NOT NULL",
+    ),
+}
+
+
+def _chart(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
+    """The table's chart as a markdown image; nothing if the table cannot be drawn."""
+    if table not in CHARTS:
+        return {}
+    from altflow import charts
+
+    label, function, sql = CHARTS[table]
+    try:
+        frame = con.sql(sql).pl()
+    except duckdb.Error:  # a column the chart needs is not there: no chart, never a failure
+        return {}
+    png = getattr(charts, function)(frame)
+    return {label: MetadataValue.md(charts.markdown_image(png, f"{table}: {label}"))}
+
+
 def table_metadata(
     con_or_frame: duckdb.DuckDBPyConnection | pl.DataFrame, table: str, **extra: object
 ) -> dict[str, Any]:
@@ -188,6 +222,8 @@ def table_metadata(
     as_of = _as_of(as_of_frame)
     if as_of:
         meta["as_of"] = as_of
+    if not isinstance(con_or_frame, pl.DataFrame) and rows:
+        meta.update(_chart(con_or_frame, table))
     meta.update(extra)
     return meta
 
