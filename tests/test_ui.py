@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -49,7 +50,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A snapshot run recorded in its own instance: (warehouse, DAGSTER_HOME)."""
     root = tmp_path_factory.mktemp("ui")
     warehouse, home = root / "altflow.duckdb", root / "dagster_home"
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "ALTFLOW_WAREHOUSE")}
@@ -63,6 +65,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return warehouse, home
+
+
+@pytest.fixture(scope="module")
+def server(built: tuple[Path, Path]) -> Iterator[Server]:
+    warehouse, home = built
+    root = warehouse.parent
     home.mkdir(exist_ok=True)
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "ALTFLOW_WAREHOUSE": str(warehouse),
@@ -168,3 +177,44 @@ def test_a_partition_materialization_holds_a_chart_and_a_column_schema(server: S
         if m["label"] == "impact_chart" and "data:image/png;base64," in m.get("mdStr", "")
     ]
     assert charts
+
+
+def test_one_scenario_partition_reruns_alone_and_publishes(
+    built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition run deletes and re-inserts that scenario only, then publishes."""
+    import shutil
+
+    from dagster import DagsterInstance
+
+    from altflow.warehouse import Warehouse
+    from pipelines.definitions import build_definitions
+
+    warehouse = tmp_path / "altflow.duckdb"
+    shutil.copyfile(built[0], warehouse)
+    monkeypatch.setenv("ALTFLOW_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    wh = Warehouse(warehouse)
+    with wh.writer() as con:  # gold-sleeve's rows lost, another scenario's row marked
+        con.execute("DELETE FROM marts.scenario_flows WHERE scenario = 'gold-sleeve'")
+        con.execute("UPDATE marts.scenario_summary SET description = 'marker' WHERE scenario = "
+                    "'tdf-sleeve-2pct'")
+    expected = Warehouse(built[0]).query(
+        "SELECT count(*) AS n FROM marts.scenario_flows WHERE scenario = 'gold-sleeve'")["n"][0]
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions("scenarios", folder_keys())
+    job = build_definitions(warehouse).resolve_job_def("scenario_refresh")
+    result = job.execute_in_process(instance=instance, partition_key="gold-sleeve")
+    assert result.success
+    flows = wh.query("SELECT scenario, count(*) AS n FROM marts.scenario_flows GROUP BY 1")
+    rows = {r["scenario"]: r["n"] for r in flows.iter_rows(named=True)}
+    assert rows["gold-sleeve"] == expected > 0  # rebuilt and published
+    marker = wh.query("SELECT description FROM marts.scenario_summary"
+                      " WHERE scenario = 'tdf-sleeve-2pct'")["description"][0]
+    assert marker == "marker"  # the other scenarios' rows were not rewritten
+    partitions = {
+        e.event_specific_data.materialization.partition
+        for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert "gold-sleeve" in partitions
