@@ -39,6 +39,16 @@ def _warehouse_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`altflow run`; the options reach the definitions through the environment, restored after."""
+    saved = dict(os.environ)
+    try:
+        return _run(args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.source:
         os.environ["ALTFLOW_SOURCE"] = args.source
     if args.warehouse:

@@ -89,7 +89,7 @@ def _consistent(path: Path) -> None:
 KILL_WHEN = {
     "ingest": lambda line: line.lstrip().startswith("ok   raw/"),
     "mart build": lambda line: "] marts/" in line,
-    "check": lambda line: line.lstrip().startswith("check "),
+    "check": lambda line: line.lstrip().startswith("checks "),
 }
 
 
