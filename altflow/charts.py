@@ -9,8 +9,11 @@ say so instead of drawing an empty axis).
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import io
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import matplotlib
@@ -32,6 +35,37 @@ def _usd_axis(value: float, _pos: object = None) -> str:
         if abs(value) >= scale:
             return f"${value / scale:,.3g} {word}"
     return f"${value:,.0f}"
+
+
+_DRAWN: OrderedDict[tuple, bytes | None] = OrderedDict()
+_DRAWN_MAX = 256
+
+
+def _frame_key(frame: pl.DataFrame) -> str:
+    """The frame's content, independent of row and column order."""
+    ordered = frame.select(sorted(frame.columns))
+    ordered = ordered.sort(ordered.columns, nulls_last=True) if ordered.height else ordered
+    buffer = io.BytesIO()
+    ordered.write_ipc(buffer)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def _memo(draw: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
+    """Draw each distinct chart once per process: the UI metadata and the report share them."""
+
+    @functools.wraps(draw)
+    def cached(frame: pl.DataFrame, *args: object, **kwargs: object) -> bytes | None:
+        try:
+            key = (draw.__name__, _frame_key(frame), args, tuple(sorted(kwargs.items())))
+        except Exception:  # an unsortable column type: draw without the cache
+            return draw(frame, *args, **kwargs)
+        if key not in _DRAWN:
+            _DRAWN[key] = draw(frame, *args, **kwargs)
+            while len(_DRAWN) > _DRAWN_MAX:
+                _DRAWN.popitem(last=False)
+        return _DRAWN[key]
+
+    return cached
 
 
 def _png(fig: Figure) -> bytes:
@@ -84,6 +118,7 @@ def _lines(ax: object, frame: pl.DataFrame, x: str, y: str, by: str) -> int:
     return drawn
 
 
+@_memo
 def pool_history(frame: pl.DataFrame, series: Sequence[str] | None = None) -> bytes | None:
     """Retirement assets by series over time (period_end, series, assets_usd)."""
     if frame.is_empty():
@@ -99,6 +134,7 @@ def pool_history(frame: pl.DataFrame, series: Sequence[str] | None = None) -> by
     return _png(fig)
 
 
+@_memo
 def price_history(frame: pl.DataFrame) -> bytes | None:
     """Price per asset (date, asset, price_usd): one small panel each, own scale."""
     frame = frame.drop_nulls("price_usd")
@@ -125,6 +161,7 @@ def price_history(frame: pl.DataFrame) -> bytes | None:
     return _png(fig)
 
 
+@_memo
 def scenario_flows(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
     """Quarterly flow per asset (period_end, asset, flow_usd) as stacked bars: how fast."""
     if scenario is not None:
@@ -153,6 +190,7 @@ def scenario_flows(frame: pl.DataFrame, scenario: str | None = None) -> bytes | 
     return _png(fig)
 
 
+@_memo
 def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
     """Permanent price impact over the horizon: central line, p05-p95 band, per asset."""
     if scenario is not None:
@@ -186,6 +224,7 @@ def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | No
     return _png(fig)
 
 
+@_memo
 def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
                         value: str = "total_flow_usd") -> bytes | None:
     """Allocation scale x uptake grid of a scenario's total flow, each cell labelled."""
