@@ -26,7 +26,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,27 +163,46 @@ def _copy_database(source: Path, target: Path) -> None:
         con.close()
 
 
-def published_run_id(path: Path) -> str | None:
-    """The run that published `path` (None for a warehouse never published by a run)."""
+def _meta_rows(path: Path, table: str, sql: str) -> list[tuple]:
+    """Rows of a `meta` bookkeeping table of the file at `path` (none if it has no such table)."""
     if not path.exists():
-        return None
+        return []
     con = duckdb.connect(str(path), read_only=True)
     try:
         has = con.execute(
             "SELECT count(*) FROM information_schema.tables"
-            " WHERE table_schema = 'meta' AND table_name = 'publish_log'"
+            " WHERE table_schema = 'meta' AND table_name = ?",
+            [table],
         ).fetchone()[0]
-        if not has:
-            return None
-        row = con.execute(
-            "SELECT run_id FROM meta.publish_log ORDER BY published_at DESC LIMIT 1"
-        ).fetchone()
-        return row[0] if row else None
+        return con.execute(sql).fetchall() if has else []
     finally:
         con.close()
 
 
-class Warehouse:
+def published_run_id(path: Path) -> str | None:
+    """The run that published `path` (None for a warehouse never published by a run)."""
+    latest = "SELECT run_id FROM meta.publish_log ORDER BY published_at DESC LIMIT 1"
+    rows = _meta_rows(path, "publish_log", latest)
+    return rows[0][0] if rows else None
+
+
+class _Reads:
+    """Queries over whatever state `reader()` opens (the published file, or a run's copy)."""
+
+    def reader(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
+        with self.reader() as con:
+            relation = con.sql(sql, params=list(params) if params else None)
+            return relation.pl() if relation is not None else pl.DataFrame()
+
+    def tables(self) -> list[str]:
+        with self.reader() as con:
+            return list_tables(con)
+
+
+class Warehouse(_Reads):
     """The published DuckDB file with schemas raw, staging, marts (and meta: publish records)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -245,15 +264,8 @@ class Warehouse:
         finally:
             con.close()
 
-    def query(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
-        with self.reader() as con:
-            return _frame(con, sql, params)
-
     def tables(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        with self.reader() as con:
-            return list_tables(con)
+        return super().tables() if self.path.exists() else []
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -277,7 +289,7 @@ class PublishResult:
     path: Path
 
 
-class WorkingCopy:
+class WorkingCopy(_Reads):
     """One run's private state: written in place by the run's steps, published atomically."""
 
     def __init__(self, published: Warehouse, run_id: str) -> None:
@@ -341,14 +353,6 @@ class WorkingCopy:
                 yield con
             finally:
                 con.close()
-
-    def query(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
-        with self.reader() as con:
-            return _frame(con, sql, params)
-
-    def tables(self) -> list[str]:
-        with self.reader() as con:
-            return list_tables(con)
 
     def base_run_id(self) -> str | None:
         if not self._base_file.exists():
@@ -416,13 +420,6 @@ class WorkingCopy:
             leftover.unlink(missing_ok=True)
 
 
-def _frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None
-) -> pl.DataFrame:
-    relation = con.sql(sql, params=list(params) if params else None)
-    return relation.pl() if relation is not None else pl.DataFrame()
-
-
 def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The schema.table names in raw, staging and marts, sorted."""
     rows = con.execute(
@@ -434,19 +431,9 @@ def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def stored_versions(path: Path) -> dict[str, str]:
     """The input versions of every asset as last published (empty for a new warehouse)."""
-    if not path.exists():
-        return {}
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        has = con.execute(
-            "SELECT count(*) FROM information_schema.tables"
-            " WHERE table_schema = 'meta' AND table_name = 'asset_versions'"
-        ).fetchone()[0]
-        if not has:
-            return {}
-        return dict(con.execute("SELECT asset_key, version FROM meta.asset_versions").fetchall())
-    finally:
-        con.close()
+    return dict(
+        _meta_rows(path, "asset_versions", "SELECT asset_key, version FROM meta.asset_versions")
+    )
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
