@@ -79,8 +79,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"NOT published: {warehouse} is unchanged (still the last published state)")
         if outcome.working_copy:
             print(f"unpublished working state kept for inspection: {outcome.working_copy}")
-    for name, reason in outcome.warnings:
-        print(f"WARN check {name}: {reason[:160]}")
+    for name, reason in outcome.warnings:  # the reasons were printed in full above
+        line = f"WARN check {name}: {reason}"
+        print(line if len(line) <= 100 else line[:99] + "…")
     if outcome.success:
         return 0
     for line in outcome.failures:

@@ -259,6 +259,19 @@ def resolve_selection(defs: Definitions, select: str | None) -> list[AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
+def with_downstream(defs: Definitions, keys: list[AssetKey]) -> list[AssetKey]:
+    """The selection and everything built from it.
+
+    A published state must be consistent: a table is never published beside tables that were
+    built from an older version of it. So refreshing one source rebuilds what reads it.
+    """
+    if not keys:
+        return keys
+    graph = defs.resolve_asset_graph()
+    selected = AssetSelection.assets(*keys).downstream().resolve(graph)
+    return sorted(_expand_multi_assets(defs, set(selected)), key=lambda k: k.to_user_string())
+
+
 def plan(
     defs: Definitions, select: str | None, warehouse: Path, force: bool = False
 ) -> tuple[list[AssetKey], list[AssetKey]]:
@@ -270,7 +283,7 @@ def plan(
         else set(graph.materializable_asset_keys)
     )
     after_publish = set(graph.materializable_asset_keys) - published_assets - {PUBLISH_KEY}
-    keys = [k for k in resolve_selection(defs, select) if k != PUBLISH_KEY]
+    keys = [k for k in with_downstream(defs, resolve_selection(defs, select)) if k != PUBLISH_KEY]
     stored = {} if force else stored_versions(warehouse)
     if not stored:
         return keys, []

@@ -15,7 +15,7 @@ from altflow.sources import coingecko
 from altflow.sources.base import Payload, snapshot_entries
 from altflow.sources.errors import SourceError
 from altflow.sources.http import HttpClient
-from altflow.warehouse import Warehouse, replace_table
+from altflow.warehouse import Warehouse
 from pipelines.cli import main
 from tests.conftest import FIXTURES
 from tests.faults import coingecko_chart
@@ -265,34 +265,36 @@ def test_snapshot_without_markets_file_gives_an_empty_markets_table(tmp_path: Pa
 
 
 def test_cli_live_run_of_the_coingecko_tag_refreshes_crypto_alone(
-    live_env: HTTPServer, warehouse_path: Path, capsys: pytest.CaptureFixture[str]
+    live_env: HTTPServer, warehouse_path: Path, built_warehouse: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import polars as pl
+    """Only CoinGecko is fetched; what is built from it is rebuilt, so the published marts
+    carry the new prices; every other source's raw rows stay as they were."""
+    import shutil
 
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built_warehouse, warehouse_path)
     wh = Warehouse(warehouse_path)
-    stale_chart = pl.DataFrame(
-        {"coin_id": ["bitcoin"], "asset": ["bitcoin"], "date": [date(2020, 1, 1)],
-         "price_usd": [7200.0], "market_cap_usd": [None], "total_volume_usd": [None]},
-        schema=coingecko.CHART_SCHEMA,
-    )
-    other = pl.DataFrame({"dataset": ["gold_pm"], "usd": [2000.0]})
-    with wh.writer() as con:
-        replace_table(con, "raw.coingecko_market_chart", stale_chart)
-        replace_table(con, "raw.lbma_prices", other)
+    lbma_before = wh.query("SELECT * FROM raw.lbma_prices ORDER BY dataset, date").rows()
+    log_before = wh.query("SELECT count(*) AS n FROM raw.fetch_log")["n"][0]
 
     serve_long(live_env, {"bitcoin": 60000.0, "ethereum": 3000.0}, {})
     code = main(["run", "--source", "live", "--select", "tag:source=coingecko"])
     out = capsys.readouterr().out
     assert code == 0, out
+    assert "\npublished:" in out
     chart_rows = wh.query("SELECT asset, min(date) AS first, count(*) AS n"
                           " FROM raw.coingecko_market_chart GROUP BY asset ORDER BY asset")
     assert chart_rows.rows() == [("bitcoin", date(2024, 6, 15), 401),
                                  ("ether", date(2024, 6, 15), 401)]
     assert wh.query("SELECT count(*) AS n FROM raw.coingecko_markets")["n"][0] == 2
-    assert wh.query("SELECT * FROM raw.lbma_prices").rows() == [("gold_pm", 2000.0)]
-    log = wh.query("SELECT DISTINCT source, mode FROM raw.fetch_log")
+    assert wh.query("SELECT * FROM raw.lbma_prices ORDER BY dataset, date").rows() == lbma_before
+    log = wh.query("SELECT DISTINCT source, mode FROM raw.fetch_log"
+                   f" QUALIFY row_number() OVER (ORDER BY loaded_at) > {log_before}")
     assert log.rows() == [("coingecko", "live")]
-    assert not [t for t in wh.tables() if t.startswith(("staging.", "marts."))]
+    mart = wh.query("SELECT min(date) AS first, count(*) AS n FROM marts.market_prices"
+                    " WHERE asset = 'bitcoin' AND source = 'coingecko'")
+    assert mart.rows() == [(date(2024, 6, 15), 401)]  # the marts were rebuilt from it
 
 
 TRUNCATED_CHART = fixture("market_chart_bitcoin")[:-40]
