@@ -33,21 +33,22 @@ from pipelines.resources import WarehouseResource
 from pipelines.versions import PUBLISH_KEY, asset_versions
 
 
-def built_in_run(instance: DagsterInstance, run_id: str) -> list[AssetKey]:
-    """The assets a run materialized (so far), from the run's own event log."""
+def _materialized(instance: DagsterInstance, run_id: str) -> set[AssetKey]:
+    """The assets a run materialized (so far), publish included, from its own event log."""
     records = instance.get_records_for_run(
         run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
     ).records
-    keys = {r.event_log_entry.dagster_event.asset_key for r in records}
-    keys.discard(PUBLISH_KEY)
+    return {r.event_log_entry.dagster_event.asset_key for r in records}
+
+
+def built_in_run(instance: DagsterInstance, run_id: str) -> list[AssetKey]:
+    """The warehouse assets a run materialized (so far)."""
+    keys = _materialized(instance, run_id) - {PUBLISH_KEY}
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
 def published_by(instance: DagsterInstance, run_id: str) -> bool:
-    records = instance.get_records_for_run(
-        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
-    ).records
-    return any(r.event_log_entry.dagster_event.asset_key == PUBLISH_KEY for r in records)
+    return PUBLISH_KEY in _materialized(instance, run_id)
 
 
 def mark_unpublished(instance: DagsterInstance, run_id: str) -> int:

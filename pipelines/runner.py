@@ -78,7 +78,6 @@ class RunOutcome:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     run_id: str = ""
     published: bool = False
-    skipped: list[str] = field(default_factory=list)
     working_copy: Path | None = None
 
     @property
@@ -339,7 +338,7 @@ def run_assets(
         )
     if not keys:
         print("nothing to build: every selected asset is unchanged", file=out)
-        return RunOutcome(True, {}, [], 0.0, skipped=[k.to_user_string() for k in unchanged])
+        return RunOutcome(True, {}, [], 0.0)
     graph_keys = set(defs.resolve_asset_graph().materializable_asset_keys)
     if PUBLISH_KEY in graph_keys:
         keys = [*keys, PUBLISH_KEY]
@@ -415,7 +414,6 @@ def run_assets(
         warnings=tracker.warnings,
         run_id=run_id,
         published=was_published,
-        skipped=[k.to_user_string() for k in unchanged],
         working_copy=working.path if working.path.exists() else None,
     )
 

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any as AssetGraph  # dagster AssetGraph (not public API)
+from typing import Any
 
 from dagster import AssetKey
 
@@ -29,6 +29,7 @@ from altflow import config
 ROOT = Path(__file__).resolve().parents[1]
 CODE_PACKAGES = ("altflow", "assets", "pipelines")
 PUBLISH_KEY = AssetKey(["publish", "warehouse"])
+AssetGraph = Any  # dagster's AssetGraph (Definitions.resolve_asset_graph()); not public API
 
 
 def _hash(*parts: str | bytes) -> str:
@@ -66,8 +67,8 @@ def _own_inputs(graph: AssetGraph, key: AssetKey, mode: str) -> str | None:
     metadata = node.metadata or {}
     parts = []
     if "sql_file" in metadata:
-        sql_file = ROOT / str(metadata["sql_file"].value if hasattr(metadata["sql_file"], "value")
-                              else metadata["sql_file"])
+        entry = metadata["sql_file"]  # a MetadataValue in the graph, a str where built by hand
+        sql_file = ROOT / str(getattr(entry, "value", entry))
         parts += [_file_hash(sql_file), _file_hash(sql_file.with_suffix(".yml"))]
     source = tags.get("source")
     if source:
