@@ -252,8 +252,12 @@ def test_snapshot_files_parse_with_urls_and_releases() -> None:
     assert (frame["period_end"] <= frame["as_of"]).all()
     assert frame["period_end"].min() == date(2015, 3, 31)
     assert (frame["release_date"] > frame["as_of"]).all()  # where known
-    # ICI marks IRA figures as estimates; the other series' text says nothing
-    assert frame.filter(pl.col("series") == "ira")["estimated"].all()
+    # ICI marks IRA figures as estimates; the other series' text says nothing. The one exception
+    # is year-end 2023 in ret_26_q2, published after the IRS tax-year-2023 data it rests on
+    ira = frame.filter(pl.col("series") == "ira")
+    based_on_irs = (pl.col("period_end") == date(2023, 12, 31)) & (pl.col("release") == "ret_26_q2")
+    assert ira.filter(~based_on_irs)["estimated"].all()
+    assert ira.filter(based_on_irs)["estimated"].to_list() == [None]
     assert frame.filter(pl.col("series") != "ira")["estimated"].null_count() == frame.filter(
         pl.col("series") != "ira").height
 
@@ -271,6 +275,10 @@ def test_snapshot_keeps_every_vintage_of_a_quarter() -> None:
     ira_17 = frame.filter(pl.col("period_end") == date(2017, 12, 31), pl.col("series") == "ira")
     assert sorted(ira_17.select("release_date", "value_billions_usd").rows()) == [
         (date(2018, 3, 22), 8900.0), (date(2018, 4, 19), 9200.0)]
+    # year-end 2023 DC: ret_26_q1's Table 6 (11,232bn) and ret_26_q2's Table 1 (11,243bn)
+    dc_23 = frame.filter(pl.col("period_end") == date(2023, 12, 31), pl.col("series") == "dc_plans")
+    assert sorted(dc_23.select("release", "release_date", "value_billions_usd").rows()) == [
+        ("ret_26_q1", date(2026, 6, 18), 11232.0), ("ret_26_q2", date(2026, 9, 17), 11243.0)]
     assert set(frame["release_date_basis"]) <= {"stated", "article", "unknown"}
     assert frame.filter(pl.col("release_date").is_null())["release_date_basis"].eq(
         "unknown").all()
