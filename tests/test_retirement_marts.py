@@ -96,9 +96,9 @@ def test_dc_plans_quarters_since_2015(snapshot_wh: Warehouse) -> None:
     quarters = snapshot_wh.query(
         "SELECT period_end FROM marts.retirement_assets WHERE series = 'dc_plans'"
         " AND period_end BETWEEN DATE '2015-03-31' AND DATE '2025-12-31'")["period_end"]
-    assert quarters.len() == 37  # of 44; docs/data.md lists the 7 without a public copy
-    assert {date(2018, 6, 30), date(2018, 12, 31), date(2019, 6, 30), date(2023, 12, 31),
-            date(2024, 12, 31), date(2025, 12, 31)} <= set(quarters)
+    assert quarters.len() == 38  # of 44; docs/data.md lists the 6 without a public copy
+    assert {date(2016, 9, 30), date(2018, 6, 30), date(2018, 12, 31), date(2019, 6, 30),
+            date(2023, 12, 31), date(2024, 12, 31), date(2025, 12, 31)} <= set(quarters)
     # year-ends 2023 and 2024 come from ICI's workbooks (ret_26_q1, ret_26_q2); the latest wins
     row = snapshot_wh.query(
         "SELECT assets_usd, release, vintages FROM marts.retirement_assets"
