@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import inspect
 import io
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -42,19 +43,30 @@ _DRAWN_MAX = 256
 
 
 def _frame_key(frame: pl.DataFrame) -> str:
-    """The frame's content, independent of row and column order."""
-    ordered = frame.select(sorted(frame.columns))
+    """The frame's content, independent of row and column order, of how it was typed and
+    of its memory layout (a frame built in memory and the same rows read back from DuckDB
+    give one key; IPC bytes would differ with chunking and string-view buffers)."""
+    ordered = frame.select(pl.col(c).cast(pl.Utf8) for c in sorted(frame.columns))
     ordered = ordered.sort(ordered.columns, nulls_last=True) if ordered.height else ordered
-    buffer = io.BytesIO()
-    ordered.write_ipc(buffer)
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    return hashlib.sha256(ordered.write_csv().encode()).hexdigest()
 
 
 def _memo(draw: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
-    """Draw each distinct chart once per process: the UI metadata and the report share them."""
+    """Draw each distinct chart once per process: the UI metadata and the report share them.
+
+    A ``scenario`` argument filters the frame before the key is taken, so a chart drawn
+    from one scenario's rows, or from the whole table, is the same chart.
+    """
+    takes_scenario = "scenario" in inspect.signature(draw).parameters
 
     @functools.wraps(draw)
     def cached(frame: pl.DataFrame, *args: object, **kwargs: object) -> bytes | None:
+        if takes_scenario:
+            scenario = kwargs.pop("scenario", args[0] if args else None)
+            args = args[1:] if args else ()
+            if scenario is not None and "scenario" in frame.columns:
+                frame = frame.filter(pl.col("scenario") == scenario)
+            kwargs["scenario"] = scenario
         try:
             key = (draw.__name__, _frame_key(frame), args, tuple(sorted(kwargs.items())))
         except Exception:  # an unsortable column type: draw without the cache
@@ -69,13 +81,18 @@ def _memo(draw: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
 
 
 def _png(fig: Figure) -> bytes:
+    """PNG bytes at the figure's own size: margins are set when the figure is made, because
+    ``bbox_inches="tight"`` draws every figure twice (about a third of a chart's cost)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
 
 
-def _figure(width: float = 9.0, height: float = 3.6) -> tuple[Figure, object]:
+def _figure(width: float = 9.0, height: float = 3.6, legend_right: bool = False
+            ) -> tuple[Figure, object]:
+    """One axis with fixed margins; ``legend_right`` leaves room for a legend beside it."""
     fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.09, right=0.8 if legend_right else 0.98, top=0.9, bottom=0.17)
     ax = fig.add_subplot()
     ax.grid(True, color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
@@ -125,7 +142,7 @@ def pool_history(frame: pl.DataFrame, series: Sequence[str] | None = None) -> by
         return None
     if series:
         frame = frame.filter(pl.col("series").is_in(list(series)))
-    fig, ax = _figure()
+    fig, ax = _figure(legend_right=True)
     if not _lines(ax, frame.drop_nulls("assets_usd"), "period_end", "assets_usd", "series"):
         return None
     ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
@@ -164,15 +181,13 @@ def price_history(frame: pl.DataFrame) -> bytes | None:
 @_memo
 def scenario_flows(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
     """Quarterly flow per asset (period_end, asset, flow_usd) as stacked bars: how fast."""
-    if scenario is not None:
-        frame = frame.filter(pl.col("scenario") == scenario)
     frame = frame.drop_nulls("flow_usd")
     if frame.is_empty():
         return None
     wide = frame.pivot(on="asset", index="period_end", values="flow_usd",
                        aggregate_function="sum").sort("period_end").fill_null(0.0)
     quarters = [d.strftime("%Y-%m") for d in wide["period_end"].to_list()]
-    fig, ax = _figure()
+    fig, ax = _figure(legend_right=True)
     positive = [0.0] * len(quarters)
     negative = [0.0] * len(quarters)
     for i, asset in enumerate(c for c in wide.columns if c != "period_end"):
@@ -193,8 +208,6 @@ def scenario_flows(frame: pl.DataFrame, scenario: str | None = None) -> bytes | 
 @_memo
 def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | None:
     """Permanent price impact over the horizon: central line, p05-p95 band, per asset."""
-    if scenario is not None:
-        frame = frame.filter(pl.col("scenario") == scenario)
     if "price_impact" not in frame.columns:
         return None
     frame = frame.drop_nulls("price_impact")
@@ -228,8 +241,6 @@ def impact_bands(frame: pl.DataFrame, scenario: str | None = None) -> bytes | No
 def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
                         value: str = "total_flow_usd") -> bytes | None:
     """Allocation scale x uptake grid of a scenario's total flow, each cell labelled."""
-    if scenario is not None:
-        frame = frame.filter(pl.col("scenario") == scenario)
     frame = frame.drop_nulls(value)
     if frame.is_empty():
         return None
@@ -237,7 +248,9 @@ def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
     uptakes = sorted(frame["uptake"].unique().to_list())
     lookup = {(r["allocation_scale"], r["uptake"]): r[value] for r in frame.iter_rows(named=True)}
     grid = [[lookup.get((s, u), float("nan")) for u in uptakes] for s in scales]
-    fig = Figure(figsize=(6.0, 1.0 + 0.6 * len(scales)))
+    height = 1.0 + 0.6 * len(scales)
+    fig = Figure(figsize=(6.0, height))
+    fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.35 / height, bottom=0.55 / height)
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap="Blues", aspect="auto")
     ax.set_xticks(range(len(uptakes)), [f"{u:.0%}" for u in uptakes])

@@ -266,13 +266,13 @@ def _scenarios(r: _Report) -> None:
                  f" markets as of "
                  f"{html.escape(_latest(impact, 'market_as_of') or _market_as_of(r) or 'n/a')}"
                  ". Sources: marts.retirement_assets, marts.market_snapshot (see Sources).")
-        r.add(figure(charts.scenario_flows(flows), f"Flows of {name}",
+        r.add(figure(charts.scenario_flows(flows, name), f"Flows of {name}",
                      f"Flow into each asset per quarter, US$ (central path). {basis}"))
-        r.add(figure(charts.impact_bands(impact), f"Impact of {name}",
+        r.add(figure(charts.impact_bands(impact, name), f"Impact of {name}",
                      "Permanent price impact at each horizon: central line, p05-p95 band "
                      f"(inelastic-markets multipliers, see Method). {basis}"))
         if "scenario_sensitivity" in one and one["scenario_sensitivity"].height:
-            r.add(figure(charts.sensitivity_heatmap(one["scenario_sensitivity"]),
+            r.add(figure(charts.sensitivity_heatmap(one["scenario_sensitivity"], name),
                          f"Sensitivity of {name}",
                          f"Total flow over allocation scale x uptake. {basis}"))
         if impact.height:

@@ -171,7 +171,9 @@ def _scenario_metadata(name: str, frame: pl.DataFrame | None, scenario: str) -> 
     meta = table_metadata(part, f"marts.{name}", scenario=scenario)
     if name in CHARTS:
         key, draw, title = CHARTS[name]
-        meta[key] = MetadataValue.md(charts.markdown_image(draw(part), f"{title}: {scenario}"))
+        meta[key] = MetadataValue.md(
+            charts.markdown_image(draw(part, scenario), f"{title}: {scenario}")
+        )
     return meta
 
 

@@ -4,10 +4,15 @@ Default ``DAGSTER_HOME`` is ``dagster_home/`` beside the warehouse (``data/dagst
 the default warehouse); ``DAGSTER_HOME`` overrides it. Its ``dagster.yaml`` is written on first
 use: telemetry off (no banners, no network), and a run queue that starts one run at a time,
 because every run publishes the whole warehouse (see docs/scale-out.md).
+
+Run history goes to Dagster's own SQLite files, through
+``pipelines.run_history.KeptOpenSqliteEventLogStorage`` (one open connection per file instead
+of one per event; see that module for why and what it costs).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +22,11 @@ DAGSTER_YAML = """\
 # Written by altflow (pipelines/instance.py). Edit freely; altflow does not overwrite it.
 telemetry:
   enabled: false
+event_log_storage:   # Dagster's SQLite event log, one open connection per file
+  module: pipelines.run_history
+  class: KeptOpenSqliteEventLogStorage
+  config:
+    base_dir: {runs}
 concurrency:
   runs:
     max_concurrent_runs: 1   # one writer at a time: every run publishes the whole warehouse
@@ -37,6 +47,6 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text(DAGSTER_YAML)
+        settings.write_text(DAGSTER_YAML.format(runs=json.dumps(str(home / "history" / "runs"))))
     os.environ["DAGSTER_HOME"] = str(home)
     return home

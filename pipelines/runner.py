@@ -362,6 +362,10 @@ def run_assets(
             if check.asset_key in wanted:
                 name = check.asset_key.to_user_string()
                 planned[name] = planned.get(name, 0) + 1
+    if planned:
+        from altflow import quality
+
+        quality.prepare()  # checks will run: import GX while the assets build
     tracker = ProgressTracker(step_assets, out=out, checks_planned=planned)
 
     @logger(description="altflow progress lines")

@@ -98,3 +98,21 @@ def test_report_on_a_built_warehouse_has_every_section_and_chart(built: Path) ->
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, flags=re.S)
     assert len(captions) >= images  # a figure with no data says so, with its caption
     assert all("as of" in c.lower() for c in captions)
+
+
+def test_a_scenario_chart_is_drawn_once_for_the_ui_and_the_report(built: Path) -> None:
+    """The UI metadata draws from the in-memory mart, the report from the published table:
+    the same rows (other types, order and memory layout) give the same chart, drawn once."""
+    wh = Warehouse(built)
+    table = wh.query("SELECT * FROM marts.scenario_flows")
+    name = table["scenario"][0]
+    in_memory = pl.concat([table.filter(pl.col("scenario") == name).reverse(), table.head(0)],
+                          rechunk=False)
+    charts._DRAWN.clear()
+    first = charts.scenario_flows(in_memory, name)
+    again = charts.scenario_flows(table, name)
+    assert first is not None and again is first
+    assert len(charts._DRAWN) == 1
+    other = table.filter(pl.col("scenario") != name)["scenario"][0]
+    assert charts.scenario_flows(table, other) != first
+    assert len(charts._DRAWN) == 2
