@@ -96,9 +96,10 @@ def test_dc_plans_quarters_since_2015(snapshot_wh: Warehouse) -> None:
     quarters = snapshot_wh.query(
         "SELECT period_end FROM marts.retirement_assets WHERE series = 'dc_plans'"
         " AND period_end BETWEEN DATE '2015-03-31' AND DATE '2025-12-31'")["period_end"]
-    assert quarters.len() == 38  # of 44; docs/data.md lists the 6 without a public copy
+    assert quarters.len() == 39  # of 44; docs/data.md lists the 5 without a public copy
     assert {date(2016, 9, 30), date(2018, 6, 30), date(2018, 12, 31), date(2019, 6, 30),
-            date(2023, 12, 31), date(2024, 12, 31), date(2025, 12, 31)} <= set(quarters)
+            date(2023, 12, 31), date(2024, 9, 30), date(2024, 12, 31),
+            date(2025, 12, 31)} <= set(quarters)
     # year-ends 2023 and 2024 come from ICI's workbooks (ret_26_q1, ret_26_q2); the latest wins
     row = snapshot_wh.query(
         "SELECT assets_usd, release, vintages FROM marts.retirement_assets"
@@ -144,9 +145,9 @@ def test_each_series_spans_2015_q1_to_latest_without_filling_gaps(snapshot_wh: W
         assert got["period_end"].min() == date(2015, 3, 31), series
         assert got["period_end"].max() == published.max(), series
         assert got.height == published.len(), series  # nothing interpolated, nothing lost
-    # 2024-09-30: ICI's release text found gives only the total; the DC figure stays missing
+    # 2024-09-30: ret_24_q3's DC figure, "$12.5 trillion", as relayed by Crane Data
     assert mart.filter(pl.col("series") == "dc_plans", pl.col("period_end") == date(2024, 9, 30)
-                       ).height == 0
+                       )["assets_usd"].to_list() == [pytest.approx(12.5e12)]
 
 
 def test_latest_release_wins_where_ici_revised_a_quarter(snapshot_wh: Warehouse) -> None:
