@@ -5,7 +5,7 @@ Each figure is the median wall time of N whole processes (default 3), as a user 
   cold          `altflow run --source snapshot` into a new warehouse
   unchanged     the same command again, nothing changed (every asset skipped)
   forced        `altflow run --force` on the normal warehouse (everything rebuilt)
-  forced 1 GB   the same on a copy of the warehouse padded to ~1 GB with an unrelated table
+  forced 1 GB   the same on a copy of the warehouse padded to >= 1 GB with random doubles
   dagster       `dagster asset materialize -m pipelines.definitions --select '*' --partition
                 gold-sleeve` (everything, one scenario partition), on a copy of the warehouse
   imports       `import great_expectations` and loading the definitions, alone
@@ -57,16 +57,21 @@ def median(values: list[float]) -> str:
 
 
 def pad(warehouse: Path, gigabytes: float) -> None:
-    """Add ~`gigabytes` of incompressible rows in a schema no asset reads."""
+    """Grow the file to ~`gigabytes` with random doubles (which DuckDB cannot compress) in a
+    schema no asset reads; appended in slices until the file is big enough."""
     con = duckdb.connect(str(warehouse))
     try:
-        rows = int(gigabytes * 1e9 / 40)
+        con.execute("SET enable_progress_bar = false")
         con.execute("CREATE SCHEMA IF NOT EXISTS padding")
-        con.execute(
-            "CREATE OR REPLACE TABLE padding.bytes AS SELECT range AS id, md5(range::VARCHAR)"
-            f" AS filler FROM range({rows})"
-        )
-        con.execute("CHECKPOINT")
+        con.execute("CREATE OR REPLACE TABLE padding.noise (a DOUBLE, b DOUBLE, c DOUBLE,"
+                    " d DOUBLE)")
+        rows = 8_000_000  # ~256 MB of doubles a slice
+        while warehouse.stat().st_size < gigabytes * 1e9:
+            con.execute(
+                "INSERT INTO padding.noise SELECT random(), random(), random(), random()"
+                f" FROM range({rows})"
+            )
+            con.execute("CHECKPOINT")
     finally:
         con.close()
 

@@ -12,7 +12,6 @@ of one per event; see that module for why and what it costs).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -22,11 +21,9 @@ DAGSTER_YAML = """\
 # Written by altflow (pipelines/instance.py). Edit freely; altflow does not overwrite it.
 telemetry:
   enabled: false
-event_log_storage:   # Dagster's SQLite event log, one open connection per file
+event_log_storage:   # Dagster's SQLite event log in $DAGSTER_HOME/history/runs, kept open
   module: pipelines.run_history
   class: KeptOpenSqliteEventLogStorage
-  config:
-    base_dir: {runs}
 concurrency:
   runs:
     max_concurrent_runs: 1   # one writer at a time: every run publishes the whole warehouse
@@ -47,6 +44,6 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text(DAGSTER_YAML.format(runs=json.dumps(str(home / "history" / "runs"))))
+        settings.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -14,11 +14,13 @@ Selected by the ``dagster.yaml`` that ``pipelines/instance.py`` writes.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from dagster import Field, StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
@@ -48,10 +50,19 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data)
 
     @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Any
     ) -> KeptOpenSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
+        """``base_dir`` defaults to Dagster's own place, ``$DAGSTER_HOME/history/runs``, so a
+        copied or moved DAGSTER_HOME keeps writing beside itself."""
+        base_dir = config_value.get("base_dir") or os.path.join(
+            os.environ["DAGSTER_HOME"], "history", "runs"
+        )
+        return cls(base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.get(shard)

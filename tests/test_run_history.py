@@ -70,3 +70,18 @@ def test_wipe_closes_the_files_and_storage_goes_on(home: Path) -> None:
     second = _run(instance)
     assert instance.all_logs(second)
     instance.dispose()
+
+
+def test_a_copied_dagster_home_writes_beside_itself(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("DAGSTER_HOME", str(copy))
+    instance = DagsterInstance.get()
+    run_id = _run(instance)
+    instance.dispose()
+    assert (copy / "history" / "runs" / f"{run_id}.db").exists()
+    assert not (home / "history" / "runs" / f"{run_id}.db").exists()
