@@ -213,6 +213,9 @@ def test_live_fetch_uses_documented_paths_and_demo_key_header(
     assert rows == [1, 2, 4, 4]
     assert payloads[2].as_of == date(2025, 7, 20)
     assert tables["raw.coingecko_market_chart"].height == 8
+    # coin_history is snapshot-only: a live run never calls /coins/{id}/history
+    assert tables[coingecko.HISTORY_TABLE].height == 0
+    assert tables[coingecko.HISTORY_TABLE].schema == coingecko.HISTORY_SCHEMA
 
 
 def test_live_429_is_retried_after_its_retry_after(live_env: HTTPServer) -> None:
@@ -362,6 +365,87 @@ def test_embedded_snapshot_parses() -> None:
     tables, payloads, _ = coingecko.fetch_all(source)
     assert {"market_chart_bitcoin", "market_chart_ethereum"} <= {p.dataset for p in payloads}
     assert tables["raw.coingecko_market_chart"]["price_usd"].min() > 0
+
+
+# --- coin_history (snapshot-only /coins/{id}/history prices) -----------------------------
+
+
+def snapshot_payload(dataset: str) -> Payload:
+    from altflow.sources.base import read_snapshot
+
+    return read_snapshot("coingecko", dataset)
+
+
+def test_embedded_coin_history_is_price_only_and_runs_to_2026_08_21() -> None:
+    btc = coingecko.parse_coin_history(snapshot_payload("coin_history_bitcoin"))
+    eth = coingecko.parse_coin_history(snapshot_payload("coin_history_ethereum"))
+    assert btc.columns == ["coin_id", "asset", "date", "price_usd"]
+    for frame in (btc, eth):  # 71 contiguous days each
+        assert frame.height == 71
+        assert frame["date"].min() == date(2026, 6, 12)
+        assert frame["date"].max() == date(2026, 8, 21)
+        assert frame["date"].diff().drop_nulls().dt.total_days().to_list() == [1] * 70
+    assert btc["price_usd"][-1] == 73097.54507565 and btc["asset"][0] == "bitcoin"
+    assert eth["price_usd"][-1] == 2326.7109671 and eth["asset"][0] == "ether"
+    assert eth["price_usd"][0] == 1671.88909164  # 2026-06-12
+
+
+def test_coin_history_is_dated_like_the_market_chart() -> None:
+    """On the 38 days both hold (2026-06-12..07-19), /history's price of D is the chart's
+    00:00 UTC point of D within 0.2 % (median 0.03 %); the neighbouring days are >1 % off."""
+    import statistics
+
+    history = coingecko.parse_coin_history(snapshot_payload("coin_history_bitcoin"))
+    chart = coingecko.parse_market_chart(snapshot_payload("market_chart_bitcoin"))
+    points = dict(zip(chart["date"], chart["price_usd"], strict=True))
+    prices = dict(zip(history["date"], history["price_usd"], strict=True))
+
+    def gaps(lag: int) -> list[float]:
+        return [abs(p / points[d + timedelta(days=lag)] - 1) for d, p in prices.items()
+                if d + timedelta(days=lag) in points]
+
+    same = gaps(0)
+    assert len(same) == 38
+    assert statistics.median(same) == pytest.approx(0.000284, abs=5e-6)
+    assert max(same) < 0.002
+    for lag in (-1, 1):
+        assert statistics.median(gaps(lag)) > 0.013
+
+
+def test_snapshot_batch_reads_coin_history_beside_the_charts() -> None:
+    batch = coingecko.CoinGecko("snapshot").batch()
+    batch.raise_failures()
+    history = batch.table(coingecko.HISTORY_TABLE)
+    assert history.group_by("coin_id").len().sort("coin_id").rows() == [
+        ("bitcoin", 71), ("ethereum", 71)]
+    found = {p.dataset: p for p in batch.payloads}
+    btc = found["coin_history_bitcoin"]
+    assert btc.as_of == date(2026, 8, 21)
+    assert btc.retrieved_from == ("https://github.com/Cimera311/Tagesgenaue-Preise/blob/"
+                                  "8c070403ab537793a8b2688dd7d5d6acf1562c09/"
+                                  "data/price_lists/bitcoin_prices.csv")
+    assert btc.url.startswith("https://api.coingecko.com/api/v3/coins/bitcoin/history?date=")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"day,price\n2026-08-21,1.0\n", "expected the header date,price_usd"),
+        (b"date,price_usd\n2026-08-21,1.0\n2026-08-21,2.0\n", "listed twice"),
+        (b"date,price_usd\n2026-08-21,-1.0\n", "is not positive"),
+        (b"date,price_usd\n2026-08-21,nan\n", "is not a number"),
+        (b"date,price_usd\n21-08-2026,1.0\n", "not an ISO date and a number"),
+        (b"date,price_usd\n", "no rows"),
+    ],
+)
+def test_coin_history_refuses_bad_csv(body: bytes, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        coingecko.parse_coin_history(payload("coin_history_bitcoin", body))
+
+
+def test_coin_history_is_never_fetched_live() -> None:
+    with pytest.raises(ConfigError, match="snapshot-only"):
+        coingecko.CoinGecko("live").fetch_coin_history("bitcoin")
 
 
 def _start_from(built: Path, warehouse_path: Path) -> None:

@@ -28,10 +28,21 @@ OZ_PER_TONNE = 32150.7466
 END = date(2025, 6, 30)
 
 
+# Raw tables an ingest asset always writes (empty when it has no dataset for them): a test
+# warehouse loaded without one gets it empty, as a run would.
+ALWAYS_WRITTEN = {coingecko.HISTORY_TABLE: coingecko.HISTORY_SCHEMA}
+
+
 def build_models(wh: Warehouse, targets: tuple[str, ...] = TARGETS) -> None:
     """Build the targets and every SQL model they read, upstream first."""
     models = {m.table: m for m in discover()}
     order: list[str] = []
+    present = set(
+        wh.query("SELECT schema_name || '.' || table_name AS t FROM duckdb_tables()")["t"]
+    )
+    missing = {t: pl.DataFrame(schema=s) for t, s in ALWAYS_WRITTEN.items() if t not in present}
+    if missing:
+        load_raw(wh, missing, [], [])
 
     def visit(table: str) -> None:
         if table in order or table not in models:
@@ -495,3 +506,161 @@ def test_history_private_markets_by_figure_date(wh: Warehouse) -> None:
     keys = wh.query("SELECT count(*) AS n, count(DISTINCT (asset, date)) AS k"
                     " FROM marts.market_history")
     assert keys["n"][0] == keys["k"][0]
+
+
+# --- price-only /coins/{id}/history days after the chart ----------------------------------
+
+BTC_LATER = calendar_days(END + timedelta(days=1), END + timedelta(days=4))
+BTC_LATER_PRICES = [BTC[-1] * 1.01, BTC[-1] * 1.03, BTC[-1] * 0.99, BTC[-1] * 1.05]
+ETH_LATER = [END + timedelta(days=20), END + timedelta(days=21), END + timedelta(days=22)]
+ETH_LATER_PRICES = [ETH[-1] * 0.8, ETH[-1] * 0.82, ETH[-1] * 0.79]
+
+
+@pytest.fixture(scope="module")
+def wh_later(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The module's inputs plus coin_history rows: bitcoin END (also in the chart, at another
+    price) and the 4 days after; ether 20..22 days after END (a 20-day hole). No
+    /coins/markets reading, so the chart is the only source of market cap."""
+    tables, payloads = raw_tables()
+    tables["raw.coingecko_markets"] = pl.DataFrame(schema=coingecko.MARKETS_SCHEMA)
+    tables[coingecko.HISTORY_TABLE] = pl.DataFrame(
+        {
+            "coin_id": ["bitcoin"] * 5 + ["ethereum"] * 3,
+            "asset": ["bitcoin"] * 5 + ["ether"] * 3,
+            "date": [END, *BTC_LATER, *ETH_LATER],
+            "price_usd": [1.0, *BTC_LATER_PRICES, *ETH_LATER_PRICES],
+        },
+        schema=coingecko.HISTORY_SCHEMA,
+    )
+    payloads += [fake_payload("coingecko", "coin_history_bitcoin"),
+                 fake_payload("coingecko", "coin_history_ethereum")]
+    warehouse = Warehouse(tmp_path_factory.mktemp("later") / "altflow.duckdb")
+    load_raw(warehouse, tables, payloads, [1] * len(payloads))
+    build_models(warehouse)
+    return warehouse
+
+
+def test_history_prices_extend_market_prices_on_days_the_chart_lacks(wh_later: Warehouse) -> None:
+    rows = wh_later.query(
+        "SELECT dataset, count(*) AS n, max(date) AS last, arg_max(price_usd, date) AS price"
+        " FROM marts.market_prices WHERE asset = 'bitcoin' AND source = 'coingecko'"
+        " GROUP BY dataset ORDER BY dataset"
+    )
+    assert rows.rows() == [
+        ("coin_history_bitcoin", 4, BTC_LATER[-1], BTC_LATER_PRICES[-1]),
+        ("market_chart_bitcoin", len(BTC_DAYS), END, BTC[-1]),  # the chart wins on END
+    ]
+    staged = wh_later.query("SELECT * FROM staging.coingecko_prices WHERE date > ?", [END])
+    assert staged["market_cap_usd"].null_count() == staged.height == 7
+
+
+def test_snapshot_takes_price_from_history_and_size_from_the_last_chart_day(
+    wh_later: Warehouse,
+) -> None:
+    snap = snapshot(wh_later)
+    btc, eth = snap["bitcoin"], snap["ether"]
+    assert btc["as_of"] == BTC_LATER[-1] and btc["price_usd"] == BTC_LATER_PRICES[-1]
+    assert btc["dataset"] == "coin_history_bitcoin"
+    assert btc["market_cap_usd"] == pytest.approx(BTC[-1] * 19.7e6)  # never NULL
+    assert btc["market_size_as_of"] == END and btc["volume_as_of"] == END
+    assert btc["volume_24h_usd"] == 9.0e10
+    assert (f"market_cap_usd and volume_24h_usd are CoinGecko's as of {END}, the latest day"
+            f" with a market cap; the price of {BTC_LATER[-1]} is from coin_history_bitcoin"
+            in btc["note"])
+    assert eth["as_of"] == ETH_LATER[-1] and eth["price_usd"] == ETH_LATER_PRICES[-1]
+    assert eth["market_cap_usd"] == pytest.approx(ETH[-1] * 120.7e6)
+    assert eth["market_size_as_of"] == END
+    # the 20-day hole is not a daily return: 99 chart returns and the 2 after the hole
+    assert eth["volatility_window"].startswith("available history")
+    assert eth["annual_volatility"] == pytest.approx(
+        statistics.stdev(
+            [math.log(b / a) for a, b in zip(ETH, ETH[1:], strict=False)]
+            + [math.log(b / a) for a, b in zip(ETH_LATER_PRICES, ETH_LATER_PRICES[1:],
+                                               strict=False)]
+        ) * math.sqrt(365),
+        rel=1e-9,
+    )
+
+
+def test_history_days_carry_the_last_chart_size_with_its_date(wh_later: Warehouse) -> None:
+    btc = history(wh_later, "bitcoin")
+    for day, price in zip(BTC_LATER, BTC_LATER_PRICES, strict=True):
+        row = btc[day]
+        assert row["price_usd"] == price and row["dataset"] == "coin_history_bitcoin"
+        assert row["market_cap_usd"] == pytest.approx(BTC[-1] * 19.7e6)
+        assert row["market_size_as_of"] == END and row["volume_as_of"] == END
+        assert f"market_cap_usd and daily_volume_usd as of {END}" in row["note"]
+    assert btc[END]["dataset"] == "market_chart_bitcoin" and btc[END]["price_usd"] == BTC[-1]
+    assert btc[END]["note"] is None or "as of" not in btc[END]["note"]
+    eth = history(wh_later, "ether")[ETH_LATER[-1]]
+    assert eth["market_cap_usd"] == pytest.approx(ETH[-1] * 120.7e6)
+    assert eth["market_size_as_of"] == END
+    nulls = wh_later.query("SELECT count(*) AS n FROM marts.market_history"
+                           " WHERE asset_class = 'crypto' AND market_cap_usd IS NULL")
+    assert nulls["n"][0] == 0
+    # the chart-dated rows are what they are without the history rows
+    plain = build_warehouse_without_markets(wh_later)
+    assert plain == [r for r in history_rows(wh_later) if r[0] <= END]
+
+
+def history_rows(wh: Warehouse) -> list[tuple]:
+    return wh.query("SELECT date, asset, price_usd, market_cap_usd, daily_volume_usd,"
+                    " annual_volatility, market_size_as_of FROM marts.market_history"
+                    " WHERE asset_class = 'crypto' ORDER BY date, asset").rows()
+
+
+def build_warehouse_without_markets(like: Warehouse) -> list[tuple]:
+    tables, payloads = raw_tables()
+    tables["raw.coingecko_markets"] = pl.DataFrame(schema=coingecko.MARKETS_SCHEMA)
+    other = Warehouse(like.path.parent / "plain.duckdb")
+    load_raw(other, tables, payloads, [1] * len(payloads))
+    build_models(other)
+    return history_rows(other)
+
+
+def test_embedded_snapshot_prices_run_to_2026_08_21_with_size_of_the_chart(
+    tmp_path: Path,
+) -> None:
+    """The shipped snapshot: bitcoin's and ether's last price is /history's of 2026-08-21;
+    their market cap stays the chart's, as of 2026-07-19 and 2026-05-06."""
+    from altflow.sources import fred
+
+    wh = Warehouse(tmp_path / "snap.duckdb")
+    tables, payloads, rows = {}, [], []
+    source = fred.Fred("snapshot")
+    for batch in (lbma.Lbma("snapshot").batch(), coingecko.CoinGecko("snapshot").batch(),
+                  source.batch(source.split_available(["CBBTCUSD"])[0]),
+                  reference.Reference("snapshot").batch()):
+        batch.raise_failures()
+        tables.update(batch.tables)
+        payloads += batch.payloads
+        rows += batch.rows
+    load_raw(wh, tables, payloads, rows)
+    build_models(wh, ("marts.market_prices", "marts.market_snapshot", "marts.market_history"))
+    last = wh.query(
+        "SELECT asset, dataset, count(*) AS n, min(date) AS first, max(date) AS last,"
+        " arg_max(price_usd, date) AS price FROM marts.market_prices"
+        " WHERE source = 'coingecko' GROUP BY ALL ORDER BY asset, dataset"
+    )
+    assert last.rows() == [
+        ("bitcoin", "coin_history_bitcoin", 33, date(2026, 7, 20), date(2026, 8, 21),
+         73097.54507565),
+        ("bitcoin", "market_chart_bitcoin", 1195, date(2023, 4, 12), date(2026, 7, 19),
+         64795.703823037846),
+        ("ether", "coin_history_ethereum", 71, date(2026, 6, 12), date(2026, 8, 21),
+         2326.7109671),
+        ("ether", "market_chart_ethereum", 803, date(2024, 2, 24), date(2026, 5, 6),
+         2361.0857066652707),
+    ]
+    snap = snapshot(wh)
+    btc, eth = snap["bitcoin"], snap["ether"]
+    assert (btc["as_of"], btc["price_usd"]) == (date(2026, 8, 21), 73097.54507565)
+    assert btc["market_cap_usd"] == 1299683566530.662
+    assert btc["market_size_as_of"] == btc["volume_as_of"] == date(2026, 7, 19)
+    assert (eth["as_of"], eth["price_usd"]) == (date(2026, 8, 21), 2326.7109671)
+    assert eth["market_cap_usd"] == 284952981344.09186
+    assert eth["market_size_as_of"] == eth["volume_as_of"] == date(2026, 5, 6)
+    assert "as of 2026-07-19, the latest day with a market cap" in btc["note"]
+    nulls = wh.query("SELECT count(*) AS n FROM marts.market_history"
+                     " WHERE asset_class = 'crypto' AND market_cap_usd IS NULL")
+    assert nulls["n"][0] == 0

@@ -28,12 +28,22 @@ Keyless and demo access is limited to the past 365 days of history, so ``days`` 
 demo plan's 30); keyless access may be throttled sooner, and a 429 is then retried after its
 Retry-After by the shared HTTP client.
 
-Snapshot datasets (``snapshot/coingecko/manifest.json``): ``global``, ``coins_markets`` and
-``market_chart_<coin id>``.
+Snapshot datasets (``snapshot/coingecko/manifest.json``): ``global``, ``coins_markets``,
+``market_chart_<coin id>`` and ``coin_history_<coin id>``.
+
+``coin_history_<coin>`` is **snapshot-only**: CoinGecko's ``/coins/{id}/history?date=dd-mm-yyyy``
+(the 00:00 UTC snapshot of one date: ``market_data.current_price.usd``), one call per date, as a
+public copy stored it after the embedded market_chart copy ends. It is embedded as a plain CSV
+(``date,price_usd``: ISO UTC date, USD per coin, numeric text as in the copy) and gives **price
+only**, no market cap or volume (raw.coingecko_coin_history). A live run does not fetch it: the
+live market_chart already holds every day, with market cap and volume, so the table is empty
+then. The staging model takes a history price only on dates the chart lacks.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -52,9 +62,12 @@ API_KEY_HEADER = "x-cg-demo-api-key"
 GLOBAL_DATASET = "global"
 MARKETS_DATASET = "coins_markets"
 CHART_PREFIX = "market_chart_"
+HISTORY_PREFIX = "coin_history_"
 GLOBAL_TABLE = "raw.coingecko_global"
 MARKETS_TABLE = "raw.coingecko_markets"
 CHART_TABLE = "raw.coingecko_market_chart"
+HISTORY_TABLE = "raw.coingecko_coin_history"
+HISTORY_HEADER = ["date", "price_usd"]
 # A live chart whose latest point is older than this is taken for a truncated one (the
 # chart always ends with the value at request time).
 MAX_AGE_DAYS = 3
@@ -84,6 +97,13 @@ CHART_SCHEMA = {
     "price_usd": pl.Float64,
     "market_cap_usd": pl.Float64,
     "total_volume_usd": pl.Float64,
+}
+
+HISTORY_SCHEMA = {
+    "coin_id": pl.Utf8,
+    "asset": pl.Utf8,
+    "date": pl.Date,
+    "price_usd": pl.Float64,
 }
 
 
@@ -125,6 +145,12 @@ class CoinGecko(Source):
     def fetch_market_chart(self, coin_id: str, days: str | None = None) -> Payload:
         params = {"vs_currency": "usd", "days": days or history_days(), "interval": "daily"}
         return self.fetch(f"{CHART_PREFIX}{coin_id}", f"/coins/{coin_id}/market_chart", params)
+
+    def fetch_coin_history(self, coin_id: str) -> Payload:
+        """The embedded ``/coins/{id}/history`` prices of one coin (snapshot mode only)."""
+        if self.mode != "snapshot":
+            raise ConfigError(f"{HISTORY_PREFIX}{coin_id} is a snapshot-only dataset")
+        return self.fetch(f"{HISTORY_PREFIX}{coin_id}", f"/coins/{coin_id}/history")
 
 
 # --- field helpers: each failure names the dataset and the JSON path -------------------
@@ -319,15 +345,57 @@ def parse_market_chart(payload: Payload) -> pl.DataFrame:
     )
 
 
-def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
-    """/global, /coins/markets and each coin's chart, each its own dataset.
+def parse_coin_history(payload: Payload) -> pl.DataFrame:
+    """``coin_history_<coin>`` CSV (``date,price_usd``) -> (coin_id, asset, date, price_usd).
 
-    In snapshot mode a missing /global or /coins/markets file gives an empty table (the
-    marts then use the latest daily chart point) and a note; a missing chart is a failure.
+    One row per UTC date (CoinGecko's ``/coins/{id}/history`` snapshot at 00:00 UTC of that
+    date); dates must be ISO and unique, prices positive and finite.
+    """
+    coin_id = payload.dataset.removeprefix(HISTORY_PREFIX)
+    reader = csv.reader(io.StringIO(payload.text("CSV")))
+    header = next(reader, None)
+    if header != HISTORY_HEADER:
+        raise payload.fail(f"expected the header {','.join(HISTORY_HEADER)}, got {header!r:.60}")
+    days: list[date] = []
+    prices: list[float] = []
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise payload.fail(f"line {line}: expected 2 fields, got {len(row)}")
+        try:
+            day = date.fromisoformat(row[0])
+            price = float(row[1])
+        except ValueError:
+            raise payload.fail(f"line {line}: not an ISO date and a number: {row!r:.60}") from None
+        if day in days:
+            raise payload.fail(f"line {line}: date {day.isoformat()} listed twice")
+        days.append(day)
+        prices.append(_number(payload, price, f"line {line} price_usd", positive=True))
+    if not days:
+        raise payload.fail("no rows")
+    return pl.DataFrame(
+        {
+            "coin_id": [coin_id] * len(days),
+            "asset": [COINS.get(coin_id, coin_id)] * len(days),
+            "date": days,
+            "price_usd": prices,
+        },
+        schema=HISTORY_SCHEMA,
+    ).sort("date")
+
+
+def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
+    """/global, /coins/markets, each coin's chart and its embedded history, each a dataset.
+
+    In snapshot mode a missing /global, /coins/markets or coin_history file gives an empty
+    table (the marts then use the latest daily chart point) and a note; a missing chart is a
+    failure. coin_history is read in snapshot mode only (live: its table is empty).
     """
     ids = coin_ids or list(COINS)
     batch = source.new_batch(
-        {GLOBAL_TABLE: GLOBAL_SCHEMA, MARKETS_TABLE: MARKETS_SCHEMA, CHART_TABLE: CHART_SCHEMA}
+        {GLOBAL_TABLE: GLOBAL_SCHEMA, MARKETS_TABLE: MARKETS_SCHEMA, CHART_TABLE: CHART_SCHEMA,
+         HISTORY_TABLE: HISTORY_SCHEMA}
     )
 
     def global_work() -> DatasetResult:
@@ -362,6 +430,23 @@ def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
 
         source.attempt(batch, f"{CHART_PREFIX}{coin_id}", (CHART_TABLE,),
                        source.endpoint(f"/coins/{coin_id}/market_chart"), chart_work,
+                       key={"coin_id": coin_id})
+    if source.mode != "snapshot":
+        return batch  # snapshot-only: the live chart holds every day, with size
+    for coin_id in ids:
+        dataset = f"{HISTORY_PREFIX}{coin_id}"
+        if not source.available(dataset):
+            batch.notes.append(f"coingecko: not in the embedded snapshot: {dataset}")
+            continue
+
+        def history_work(coin_id: str = coin_id) -> DatasetResult:
+            payload = source.fetch_coin_history(coin_id)
+            frame = parse_coin_history(payload)
+            return DatasetResult(payload.with_as_of(frame["date"].max()), {HISTORY_TABLE: frame},
+                                 key={"coin_id": coin_id})
+
+        source.attempt(batch, dataset, (HISTORY_TABLE,),
+                       source.endpoint(f"/coins/{coin_id}/history"), history_work,
                        key={"coin_id": coin_id})
     return batch
 

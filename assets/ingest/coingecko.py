@@ -14,6 +14,9 @@ SPEC = IngestSpec(
         coingecko.CHART_TABLE: "CoinGecko /coins/{id}/market_chart for bitcoin and ethereum "
         "(asset ether): price, market cap and 24 h volume in USD, one row per coin and UTC "
         "date (the last point of each UTC day, whatever granularity CoinGecko served).",
+        coingecko.HISTORY_TABLE: "CoinGecko /coins/{id}/history prices (00:00 UTC of each date) "
+        "for bitcoin and ethereum, price only, from the embedded snapshot (snapshot-only; empty "
+        "in live runs).",
     },
     name="coingecko_raw",
 )

@@ -6,8 +6,12 @@
 -- volatility_window says). Metals' market cap is the above-ground stock (the latest reference
 -- figure dated on or before the row's date) x 32,150.7466 troy oz per tonne x price; their
 -- daily volume is the latest published average dated on or before. Crypto's cap is
--- CoinGecko's and its daily volume the mean 24 h volume over the trailing year (a newer
--- /coins/markets reading adds one row). Appraisal-priced private markets get a row per date
+-- CoinGecko's, from the latest daily row dated on or before that HAS one (price-only
+-- /coins/{id}/history days carry the last chart day's cap and volume, market_size_as_of and
+-- volume_as_of say which day), and its daily volume the mean 24 h volume over the trailing year
+-- to that day (a newer /coins/markets reading adds one row). A return over more than 7
+-- calendar days (a hole in the history, not a weekend or holiday) is left out of the
+-- volatility. Appraisal-priced private markets get a row per date
 -- on which one of their size figures (AUM, dry powder, annual fundraising) changes, with the
 -- latest figure of each on or before it. note says why a quantity is NULL.
 WITH assets AS (
@@ -35,7 +39,9 @@ adv AS (
 prices AS (
     SELECT p.asset, p.date, p.price_usd, p.source, p.dataset, a.asset_class, a.pricing,
         a.trading_days_per_year,
-        ln(p.price_usd / lag(p.price_usd) OVER (PARTITION BY p.asset ORDER BY p.date)) AS r
+        CASE WHEN p.date - lag(p.date) OVER (PARTITION BY p.asset ORDER BY p.date) <= 7
+            THEN ln(p.price_usd / lag(p.price_usd) OVER (PARTITION BY p.asset ORDER BY p.date))
+            END AS r
     FROM marts.market_prices AS p
     JOIN assets AS a USING (asset)
     WHERE p.primary_source
@@ -74,15 +80,19 @@ volatility AS (
     FROM stats
 ),
 chart AS (
-    SELECT
-        asset,
-        date,
-        market_cap_usd,
-        total_volume_usd,
-        avg(total_volume_usd) OVER (PARTITION BY asset ORDER BY date
-            RANGE BETWEEN (INTERVAL 1 YEAR - INTERVAL 1 DAY) PRECEDING AND CURRENT ROW)
-            AS avg_volume_1y
-    FROM staging.coingecko_prices
+    -- the daily rows that carry a market cap (market_chart; not the price-only history rows)
+    SELECT * FROM (
+        SELECT
+            asset,
+            date,
+            market_cap_usd,
+            total_volume_usd,
+            avg(total_volume_usd) OVER (PARTITION BY asset ORDER BY date
+                RANGE BETWEEN (INTERVAL 1 YEAR - INTERVAL 1 DAY) PRECEDING AND CURRENT ROW)
+                AS avg_volume_1y
+        FROM staging.coingecko_prices
+    )
+    WHERE market_cap_usd IS NOT NULL
 ),
 daily AS (
     SELECT
@@ -117,7 +127,7 @@ daily AS (
     FROM volatility AS v
     ASOF LEFT JOIN stock AS s ON s.asset = v.asset AND v.date >= s.as_of
     ASOF LEFT JOIN adv AS d ON d.asset = v.asset AND v.date >= d.as_of
-    LEFT JOIN chart AS c ON c.asset = v.asset AND c.date = v.date
+    ASOF LEFT JOIN chart AS c ON c.asset = v.asset AND v.date >= c.date
 ),
 markets_row AS (
     -- a /coins/markets reading newer than the daily history: its price and cap, with the
@@ -195,7 +205,11 @@ SELECT
         CASE WHEN market_cap_usd IS NULL THEN 'market_cap_usd NULL: ' || CASE
             WHEN asset_class = 'precious_metals'
                 THEN 'no above-ground stock figure dated on or before this date'
-            ELSE 'no CoinGecko market cap for this date' END END,
+            ELSE 'no CoinGecko market cap dated on or before this date' END END,
+        CASE WHEN asset_class = 'crypto' AND market_size_as_of < date
+            THEN 'market_cap_usd and daily_volume_usd as of ' || market_size_as_of
+                || ', the latest CoinGecko day with a market cap (the price of ' || date
+                || ' is from ' || dataset || ', price only)' END,
         CASE WHEN daily_volume_usd IS NULL THEN 'daily_volume_usd NULL: '
             || 'no average daily volume figure dated on or before this date' END,
         CASE WHEN annual_volatility IS NULL THEN 'annual_volatility NULL: fewer than 60 daily '

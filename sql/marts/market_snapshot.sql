@@ -3,8 +3,11 @@
 -- figure, else the 1-year one, else the available history, as volatility_window says), with
 -- the reference facts used (source, URL, as-of, note). Metals' market cap = above-ground stock
 -- (tonnes x 32,150.7466 troy oz per tonne, or troy oz) x latest price; private markets are
--- appraisal-priced (size in aum_usd; no price, volume or volatility). note says why a
--- quantity is NULL.
+-- appraisal-priced (size in aum_usd; no price, volume or volatility). Crypto's market cap and
+-- volume come from the latest CoinGecko reading that HAS a cap (a price-only /coins/{id}/history
+-- day is newer only in price): market_size_as_of and volume_as_of give their date, which can be
+-- older than as_of, and note says so. A return over more than 7 calendar days (a hole in the
+-- history) is left out of the volatility. note says why a quantity is NULL.
 WITH assets AS (
     SELECT asset, asset_class, pricing, trading_days_per_year FROM staging.reference_assets
 ),
@@ -25,7 +28,8 @@ returns AS (
     SELECT
         asset,
         date,
-        ln(price_usd / lag(price_usd) OVER (PARTITION BY asset ORDER BY date)) AS r
+        CASE WHEN date - lag(date) OVER (PARTITION BY asset ORDER BY date) <= 7
+            THEN ln(price_usd / lag(price_usd) OVER (PARTITION BY asset ORDER BY date)) END AS r
     FROM prices
 ),
 return_stats AS (
@@ -61,8 +65,10 @@ volatility AS (
     JOIN assets AS a USING (asset)
 ),
 chart_last AS (
+    -- the latest daily row with a market cap (not a price-only coin_history row)
     SELECT asset, coin_id, date, price_usd, market_cap_usd, total_volume_usd
     FROM staging.coingecko_prices
+    WHERE market_cap_usd IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY asset ORDER BY date DESC) = 1
 ),
 chart_volume AS (
@@ -263,6 +269,10 @@ SELECT
             END END,
         CASE WHEN m.pricing = 'market' AND m.daily_volume_usd IS NULL THEN 'daily_volume_usd '
             || 'NULL: ' || coalesce(m.adv_note, 'no public average daily volume figure') END,
+        CASE WHEN m.asset_class = 'crypto' AND m.crypto_as_of < m.price_date
+            THEN 'market_cap_usd and volume_24h_usd are CoinGecko''s as of ' || m.crypto_as_of
+                || ', the latest day with a market cap; the price of ' || m.price_date || ' is from '
+                || m.dataset || ' (price only)' END,
         CASE WHEN m.asset_class = 'crypto' AND m.avg_volume_1y IS NOT NULL THEN 'daily_volume_usd '
             || 'is the mean CoinGecko 24 h volume over the year to ' || m.crypto_as_of END,
         CASE WHEN m.pricing = 'market' AND m.volatility_3y IS NULL THEN 'volatility_3y NULL: '
