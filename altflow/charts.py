@@ -26,6 +26,8 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
+from altflow import workers  # noqa: E402
+
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")
 GAP_DAYS = 120  # a line breaks where consecutive points are further apart (never interpolated)
@@ -51,33 +53,64 @@ def _frame_key(frame: pl.DataFrame) -> str:
     return hashlib.sha256(ordered.write_csv().encode()).hexdigest()
 
 
-def _memo(draw: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
-    """Draw each distinct chart once per process: the UI metadata and the report share them.
+_CHARTS: dict[str, Callable[..., bytes | None]] = {}  # name -> undecorated drawing function
 
-    A ``scenario`` argument filters the frame before the key is taken, so a chart drawn
-    from one scenario's rows, or from the whole table, is the same chart.
-    """
-    takes_scenario = "scenario" in inspect.signature(draw).parameters
+
+def _normalise(draw: Callable[..., bytes | None], frame: pl.DataFrame, args: tuple,
+               kwargs: dict) -> tuple[tuple, pl.DataFrame, tuple, dict]:
+    """The cache key of a call, and the call's (frame, args, kwargs) with a ``scenario``
+    argument applied to the frame (so one scenario's rows, or the whole table, is one chart)."""
+    kwargs = dict(kwargs)
+    if "scenario" in inspect.signature(draw).parameters:
+        scenario = kwargs.pop("scenario", args[0] if args else None)
+        args = args[1:] if args else ()
+        if scenario is not None and "scenario" in frame.columns:
+            frame = frame.filter(pl.col("scenario") == scenario)
+        kwargs["scenario"] = scenario
+    key = (draw.__name__, _frame_key(frame), args, tuple(sorted(kwargs.items())))
+    return key, frame, args, kwargs
+
+
+def _remember(key: tuple, png: bytes | None) -> bytes | None:
+    _DRAWN[key] = png
+    while len(_DRAWN) > _DRAWN_MAX:
+        _DRAWN.popitem(last=False)
+    return png
+
+
+def _memo(draw: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
+    """Draw each distinct chart once per process: the UI metadata and the report share them."""
+    _CHARTS[draw.__name__] = draw
 
     @functools.wraps(draw)
     def cached(frame: pl.DataFrame, *args: object, **kwargs: object) -> bytes | None:
-        if takes_scenario:
-            scenario = kwargs.pop("scenario", args[0] if args else None)
-            args = args[1:] if args else ()
-            if scenario is not None and "scenario" in frame.columns:
-                frame = frame.filter(pl.col("scenario") == scenario)
-            kwargs["scenario"] = scenario
         try:
-            key = (draw.__name__, _frame_key(frame), args, tuple(sorted(kwargs.items())))
+            key, frame, args, kwargs = _normalise(draw, frame, args, kwargs)
         except Exception:  # an unsortable column type: draw without the cache
             return draw(frame, *args, **kwargs)
-        if key not in _DRAWN:
-            _DRAWN[key] = draw(frame, *args, **kwargs)
-            while len(_DRAWN) > _DRAWN_MAX:
-                _DRAWN.popitem(last=False)
-        return _DRAWN[key]
+        if key in _DRAWN:
+            return _DRAWN[key]
+        return _remember(key, draw(frame, *args, **kwargs))
 
     return cached
+
+
+def _draw(name: str, frame: pl.DataFrame, args: tuple, kwargs: dict) -> bytes | None:
+    """One chart by name (what a worker process runs)."""
+    return _CHARTS[name](frame, *args, **kwargs)
+
+
+def draw_all(calls: Sequence[tuple[Callable[..., bytes | None], pl.DataFrame, tuple]]) -> None:
+    """Draw the charts of ``calls`` ``(chart, frame, args)`` not drawn yet, in the worker
+    processes when they run (``altflow.workers``); the calls that follow are cache hits."""
+    todo: dict[tuple, tuple[str, pl.DataFrame, tuple, dict]] = {}
+    for chart, frame, args in calls:
+        draw = _CHARTS[chart.__name__]
+        key, frame, args, kwargs = _normalise(draw, frame, args, {})
+        if key not in _DRAWN:
+            todo[key] = (draw.__name__, frame, args, kwargs)
+    for key, png in zip(todo, workers.run_all(_draw, todo.values()), strict=True):
+        _remember(key, png)
 
 
 def _png(fig: Figure) -> bytes:

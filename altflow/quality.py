@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from altflow import metadata
+from altflow import metadata, workers
 from altflow.metadata import Rule, TableEntry
 
 STANDARD_RULES = ("schema", "grain", "not_empty", "values")
@@ -415,13 +415,11 @@ _GX_LOCK = threading.Lock()
 
 
 def prepare(engine: str | None = None) -> None:
-    """Import great-expectations in a background thread, for a run that will check tables.
-
-    The import (~3 s) then overlaps the run's ingest and SQL, whose DuckDB work releases
-    the GIL; the first check waits for it if it is not done. A no-op for the polars engine.
-    """
+    """For a run that will check tables: start the worker processes, each importing
+    great-expectations and making its context while the run's first assets build.
+    A no-op for the polars engine; with workers off, GX is imported at the first check."""
     if engine_name(engine) == "gx":
-        threading.Thread(target=_gx, name="altflow-gx-import", daemon=True).start()
+        workers.start(warm=["altflow.quality:_gx", "altflow.charts"])
 
 
 def _gx() -> tuple[Any, Any]:
@@ -564,6 +562,15 @@ def engine_name(engine: str | None = None) -> str:
     return name
 
 
+def run_batches(batches: Sequence[Batch], table: str, engine: str | None = None
+                ) -> list[list[SpecResult]]:
+    """Run several batches; GX ones in the worker processes when they run (see
+    ``altflow.workers``), polars ones here (milliseconds, not worth shipping)."""
+    if engine_name(engine) == "gx":
+        return workers.run_all(run_batch, [(b, table, "gx") for b in batches])
+    return [run_batch(b, table, engine) for b in batches]
+
+
 def run_batch(batch: Batch, table: str, engine: str | None = None) -> list[SpecResult]:
     """Run a batch's specs with the chosen engine."""
     if not batch.specs:
@@ -682,22 +689,21 @@ def run_checks(
     except duckdb.Error as exc:
         return [_error_result(c, f"{table} cannot be read ({_one_line(exc)})", name)
                 for c in checks]
+    pending: list[tuple[list[RuleCheck], Batch]] = []  # read here, evaluated together below
     standard = [c for c in checks if c.rule in ("grain", "not_empty", "values")]
     if standard:
         batch = table_batch(item, frame)
         keep = {c.rule for c in standard}
         batch = Batch(batch.frame, tuple(s for s in batch.specs if s.rule in keep),
                       batch.id_columns)
-        results += _group(table, standard, run_batch(batch, table, name), name)
+        pending.append((standard, batch))
     if "schema" in by_name:
-        batch = schema_batch(item, _columns_of(con, where))
-        results += _group(table, [by_name["schema"]], run_batch(batch, table, name), name)
+        pending.append(([by_name["schema"]], schema_batch(item, _columns_of(con, where))))
     if FRESHNESS in by_name and item.freshness is not None:
         check = by_name[FRESHNESS]
         try:
             rows = _query(con, freshness_query(item, where))
-            batch = freshness_batch(item, rows)
-            results += _group(table, [check], run_batch(batch, table, name), name)
+            pending.append(([check], freshness_batch(item, rows)))
         except duckdb.Error as exc:
             results.append(_error_result(check, _one_line(exc), name))
     for rule in item.rules:
@@ -709,7 +715,10 @@ def run_checks(
         except duckdb.Error as exc:
             results.append(_error_result(check, _one_line(exc), name))
             continue
-        results += _group(table, [check], run_batch(rule_batch(rule, rows), table, name), name)
+        pending.append(([check], rule_batch(rule, rows)))
+    evaluated = run_batches([batch for _, batch in pending], table, name)
+    for (group, _), specs in zip(pending, evaluated, strict=True):
+        results += _group(table, group, specs, name)
     order = {c.rule: i for i, c in enumerate(checks)}
     return sorted(results, key=lambda r: order[r.rule])
 

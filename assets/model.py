@@ -177,6 +177,17 @@ def _scenario_metadata(name: str, frame: pl.DataFrame | None, scenario: str) -> 
     return meta
 
 
+def _draw_charts(tables: dict[str, pl.DataFrame], scenarios: Iterable[str]) -> None:
+    """Every scenario's charts at once, on the worker processes (the metadata and the
+    report then find them drawn)."""
+    charts.draw_all([
+        (CHARTS[name][1], frame, (scenario,))
+        for scenario in scenarios
+        for name, frame in tables.items()
+        if name in CHARTS and frame is not None and frame.height
+    ])
+
+
 def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
     """The scenario marts (partitioned by scenario file) and the file listing."""
     deps = _deps(defined_tables)
@@ -235,6 +246,7 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                 for r in batch.files.iter_rows(named=True)
                 if r["status"] == "ok"
             }
+            _draw_charts(batch.tables, batch.scenarios)
             for scenario in batch.scenarios:
                 for name in MART_TABLES:
                     meta = _scenario_metadata(name, batch.tables.get(name), scenario)
@@ -244,6 +256,8 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                             asset_key=["marts", name], partition=by_file[scenario], metadata=meta
                         )
                     )
+        if keys is not None:
+            _draw_charts(batch.tables, batch.scenarios)
         for name in MART_TABLES:
             meta = dict(whole.get(name, {"dagster/row_count": 0}))
             table_rows = meta.get("dagster/row_count", 0)

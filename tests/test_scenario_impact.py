@@ -375,3 +375,21 @@ def test_text_says_how_the_pool_was_obtained() -> None:
     text = run_scenario(scen(body), pool, _history()).to_text()
     assert ("Pool (series dc_plans) at the base date: $13.5 tn (estimate: dc_plans of "
             "2025-09-30 grown to 2026-07-18 at 5.0 %/yr)") in text
+
+
+def test_a_market_cap_older_than_the_price_is_named_in_the_note() -> None:
+    """CoinGecko's price-only days carry the price forward, not the market cap: the note
+    dates the cap the impact divides by, not the fresher price."""
+    from altflow.scenarios.inputs import MarketHistory
+
+    fresh_price = MarketInput("bitcoin", "crypto", 1.2997e12, 40e9, 0.5, price_usd=73_097.5,
+                              as_of=date(2026, 8, 21), size_as_of=date(2026, 7, 19),
+                              source="coingecko")
+    r = run_scenario(scen(BTC_1PCT), None, MarketHistory({"bitcoin": [fresh_price]}))
+    b = row(r, "bitcoin")
+    assert b["market_as_of"] == date(2026, 8, 21)
+    assert "market size of 2026-07-19, 33 days before the base date 2026-08-21" in b["note"]
+    same_day = MarketInput("bitcoin", "crypto", 1.2997e12, 40e9, 0.5, price_usd=73_097.5,
+                           as_of=date(2026, 8, 21), size_as_of=date(2026, 8, 21))
+    r = run_scenario(scen(BTC_1PCT), None, MarketHistory({"bitcoin": [same_day]}))
+    assert row(r, "bitcoin")["note"] is None

@@ -102,14 +102,18 @@ def _notes(m: MarketInput, priced: bool, base_date: date | None) -> list[str]:
             parts.append(f"no {label}: {why}" if why else f"no {label} in market data")
     if priced and dft.default_multiplier(m.asset) is None:
         parts.append("no documented price-impact multiplier")
-    # private markets: the age of the AUM figure itself, which may predate the row
-    dated = m.as_of if priced or m.size_as_of is None else min(m.as_of, m.size_as_of)
+    # the age of the size figure itself (AUM, or a crypto market cap from a day before the
+    # latest price), which may predate the row
+    dated = m.as_of
+    if m.size_as_of is not None and (dated is None or m.size_as_of < dated):
+        dated = m.size_as_of
     if base_date is not None and dated is not None:
         age = (base_date - dated).days
         tolerance = dft.MARKET_STATE_TOLERANCE_DAYS if priced else \
             dft.APPRAISAL_STATE_TOLERANCE_DAYS
         if age > tolerance:
-            what = "market state" if priced else "AUM figure"
+            what = ("market state" if dated == m.as_of else "market size") if priced else \
+                "AUM figure"
             parts.append(f"{what} of {dated}, {age} days before the base date {base_date} "
                          f"(tolerance {tolerance} days)")
     if m.overridden:
