@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_workers_count_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    workers.stop()  # a pool an earlier run in this process started
     monkeypatch.setenv("ALTFLOW_WORKERS", "0")
     assert workers.count() == 0 and workers.start() is False
     assert workers.run_all(pow, [(2, 10), (3, 3)]) == [1024, 27]  # in-process
