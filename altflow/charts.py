@@ -56,12 +56,17 @@ def _frame_key(frame: pl.DataFrame) -> str:
 _CHARTS: dict[str, Callable[..., bytes | None]] = {}  # name -> undecorated drawing function
 
 
+@functools.cache
+def _takes_scenario(draw: Callable[..., bytes | None]) -> bool:
+    return "scenario" in inspect.signature(draw).parameters
+
+
 def _normalise(draw: Callable[..., bytes | None], frame: pl.DataFrame, args: tuple,
                kwargs: dict) -> tuple[tuple, pl.DataFrame, tuple, dict]:
     """The cache key of a call, and the call's (frame, args, kwargs) with a ``scenario``
     argument applied to the frame (so one scenario's rows, or the whole table, is one chart)."""
     kwargs = dict(kwargs)
-    if "scenario" in inspect.signature(draw).parameters:
+    if _takes_scenario(draw):
         scenario = kwargs.pop("scenario", args[0] if args else None)
         args = args[1:] if args else ()
         if scenario is not None and "scenario" in frame.columns:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -411,9 +410,6 @@ def _run_polars(batch: Batch) -> list[SpecResult]:
     return out
 
 
-_GX_LOCK = threading.Lock()
-
-
 def prepare(engine: str | None = None) -> None:
     """For a run that will check tables: start the worker processes, each importing
     great-expectations and making its context while the run's first assets build.
@@ -422,13 +418,8 @@ def prepare(engine: str | None = None) -> None:
         workers.start(warm=["altflow.quality:_gx", "altflow.charts"])
 
 
-def _gx() -> tuple[Any, Any]:
-    with _GX_LOCK:
-        return _gx_context()
-
-
 @cache
-def _gx_context() -> tuple[Any, Any]:
+def _gx() -> tuple[Any, Any]:
     """The one ephemeral GX context of this process and its reusable batch definition."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network from checks
     import great_expectations as gx

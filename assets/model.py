@@ -239,6 +239,7 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                 for name in MART_TABLES
                 if f"marts.{name}" in tables
             }
+        _draw_charts(batch.tables, batch.scenarios)
         if keys is None:
             _register(context, folder_keys(folder))
             by_file = {
@@ -246,7 +247,6 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                 for r in batch.files.iter_rows(named=True)
                 if r["status"] == "ok"
             }
-            _draw_charts(batch.tables, batch.scenarios)
             for scenario in batch.scenarios:
                 for name in MART_TABLES:
                     meta = _scenario_metadata(name, batch.tables.get(name), scenario)
@@ -256,8 +256,6 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                             asset_key=["marts", name], partition=by_file[scenario], metadata=meta
                         )
                     )
-        if keys is not None:
-            _draw_charts(batch.tables, batch.scenarios)
         for name in MART_TABLES:
             meta = dict(whole.get(name, {"dagster/row_count": 0}))
             table_rows = meta.get("dagster/row_count", 0)

@@ -365,7 +365,7 @@ def run_assets(
     if planned:
         from altflow import quality
 
-        quality.prepare()  # checks will run: import GX while the assets build
+        quality.prepare()  # checks will run: start the workers, importing GX there
     tracker = ProgressTracker(step_assets, out=out, checks_planned=planned)
 
     @logger(description="altflow progress lines")
