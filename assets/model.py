@@ -37,7 +37,7 @@ from dagster import (
     multi_asset,
 )
 
-from altflow import charts, config
+from altflow import config
 from altflow.scenarios import inputs as scenario_inputs
 from altflow.scenarios.batch import MART_TABLES, BatchResult, run_folder
 from altflow.scenarios.inputs import read_inputs
@@ -78,13 +78,29 @@ DESCRIPTIONS = {
     "scenario_files": "Every scenario file of ALTFLOW_SCENARIOS seen by the last run: ok, or "
     "invalid with the key path and reason (an invalid file never blocks the valid ones).",
 }
+# mart -> (metadata key, function of altflow.charts, title); by name, so that loading the
+# definitions does not import matplotlib (0.75 s): only a step that draws does
 CHARTS = {
-    "scenario_flows": ("flows_chart", charts.scenario_flows, "Flow by quarter and asset"),
-    "scenario_impact": ("impact_chart", charts.impact_bands, "Price impact p05/central/p95"),
+    "scenario_flows": ("flows_chart", "scenario_flows", "Flow by quarter and asset"),
+    "scenario_impact": ("impact_chart", "impact_bands", "Price impact p05/central/p95"),
     "scenario_sensitivity": (
-        "sensitivity_chart", charts.sensitivity_heatmap, "Total flow, scale x uptake",
+        "sensitivity_chart", "sensitivity_heatmap", "Total flow, scale x uptake",
     ),
 }
+
+
+def _chart(name: str) -> tuple[str, Any, str]:
+    """``CHARTS[name]`` with the drawing function itself."""
+    from altflow import charts
+
+    key, function, title = CHARTS[name]
+    return key, getattr(charts, function), title
+
+
+def _markdown_image(png: bytes, alt: str) -> MetadataValue:
+    from altflow import charts
+
+    return MetadataValue.md(charts.markdown_image(png, alt))
 
 
 def partition_key(path: str | Path) -> str:
@@ -170,18 +186,18 @@ def _scenario_metadata(name: str, frame: pl.DataFrame | None, scenario: str) -> 
     part = frame.filter(pl.col("scenario") == scenario)
     meta = table_metadata(part, f"marts.{name}", scenario=scenario)
     if name in CHARTS:
-        key, draw, title = CHARTS[name]
-        meta[key] = MetadataValue.md(
-            charts.markdown_image(draw(part, scenario), f"{title}: {scenario}")
-        )
+        key, draw, title = _chart(name)
+        meta[key] = _markdown_image(draw(part, scenario), f"{title}: {scenario}")
     return meta
 
 
 def _draw_charts(tables: dict[str, pl.DataFrame], scenarios: Iterable[str]) -> None:
     """Every scenario's charts at once, on the worker processes (the metadata and the
     report then find them drawn)."""
+    from altflow import charts
+
     charts.draw_all([
-        (CHARTS[name][1], frame, (scenario,))
+        (_chart(name)[1], frame, (scenario,))
         for scenario in scenarios
         for name, frame in tables.items()
         if name in CHARTS and frame is not None and frame.height
@@ -266,12 +282,11 @@ def scenario_assets(defined_tables: Iterable[str]) -> list[AssetsDefinition]:
                 meta = table_metadata(part, f"marts.{name}") if part.width else {
                     "dagster/row_count": 0}
                 if name in CHARTS and part.height:
-                    key, draw, title = CHARTS[name]
+                    key, draw, title = _chart(name)
                     for scenario in batch.scenarios:
                         label = f"{key}_{scenario}" if len(batch.scenarios) > 1 else key
-                        meta[label] = MetadataValue.md(
-                            charts.markdown_image(draw(part, scenario), f"{title}: {scenario}")
-                        )
+                        meta[label] = _markdown_image(draw(part, scenario),
+                                                      f"{title}: {scenario}")
             meta["table_rows"] = table_rows
             meta["scenarios"] = ", ".join(batch.scenarios) or "none"
             meta["invalid_files"] = len(batch.problems)

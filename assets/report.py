@@ -12,7 +12,6 @@ from dagster import (
     asset,
 )
 
-from altflow.report import write_report
 from pipelines.resources import WarehouseResource
 
 REPORT_READS = (
@@ -46,6 +45,8 @@ def report_asset(defined_tables: Iterable[str]) -> AssetsDefinition:
     def altflow_html(warehouse: WarehouseResource) -> MaterializeResult:
         published = getattr(warehouse, "published", None)
         wh = published() if callable(published) else warehouse.get()
+        from altflow.report import write_report  # matplotlib: only when the report is drawn
+
         out = write_report(wh, wh.path.with_name("report.html"))
         page = out.read_text(encoding="utf-8")
         return MaterializeResult(

@@ -97,6 +97,10 @@ def test_dc_plans_quarters_since_2015(snapshot_wh: Warehouse) -> None:
         "SELECT period_end FROM marts.retirement_assets WHERE series = 'dc_plans'"
         " AND period_end BETWEEN DATE '2015-03-31' AND DATE '2025-12-31'")["period_end"]
     assert quarters.len() == 39  # of 44; docs/data.md lists the 5 without a public copy
+    since_2015 = snapshot_wh.query(
+        "SELECT count(*) AS n FROM marts.retirement_assets WHERE series = 'dc_plans'"
+        " AND period_end >= DATE '2015-01-01'")["n"][0]
+    assert since_2015 == 40  # ... plus 2026-03-31 (ret_26_q1)
     assert {date(2016, 9, 30), date(2018, 6, 30), date(2018, 12, 31), date(2019, 6, 30),
             date(2023, 12, 31), date(2024, 9, 30), date(2024, 12, 31),
             date(2025, 12, 31)} <= set(quarters)
