@@ -454,3 +454,30 @@ def _start_from(built: Path, warehouse_path: Path) -> None:
 
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(built, warehouse_path)
+
+
+def test_cli_failed_live_chart_keeps_its_coins_embedded_history(
+    live_env: HTTPServer, warehouse_path: Path, built_warehouse: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A live run emptied raw.coingecko_coin_history (snapshot-only) even for a coin whose
+    chart failed, so its prices went back from 2026-08-21 to the embedded chart's end. Now the
+    failed coin keeps its history rows with its chart rows; a coin charted live drops them."""
+    _start_from(built_warehouse, warehouse_path)
+    wh = Warehouse(warehouse_path)
+    history = "SELECT * FROM raw.coingecko_coin_history WHERE coin_id = 'ethereum' ORDER BY date"
+    before = wh.query(history)
+    latest = ("SELECT max(date) AS d FROM marts.market_prices"
+              " WHERE asset = 'ether' AND price_usd IS NOT NULL")
+    latest_before = wh.query(latest)["d"][0]
+    assert before.height > 0 and latest_before == date(2026, 8, 21)
+
+    serve_long(live_env, {"bitcoin": 70000.0, "ethereum": 3500.0},
+               {"ethereum": long_chart(3500.0)[:-25]})
+    assert main(["run", "--source", "live", "--select", "tag:source=coingecko"]) == 1
+    capsys.readouterr()
+    assert wh.query(history).equals(before)
+    assert wh.query(latest)["d"][0] == latest_before
+    left = wh.query("SELECT count(*) AS n FROM raw.coingecko_coin_history"
+                    " WHERE coin_id = 'bitcoin'")["n"][0]
+    assert left == 0  # bitcoin's live chart has every day

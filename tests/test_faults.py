@@ -314,10 +314,16 @@ def test_connection_refused_is_one_line(
     sleeps: list[float] = []
     batch = case.run(case.make("", sleeps))
     line = failure_of(batch, case.dataset)
-    assert re.fullmatch(
-        rf"{name} {case.dataset}: connection failed \(http://127\.0\.0\.1:{port}/\S+\):"
-        r" NewConnectionError \(gave up after 3 attempts\)", line
-    ), line
+    first, *others = batch.failures  # the first dataset spends the retries, not the others
+    gave_up = (rf"connection failed \(http://127\.0\.0\.1:{port}/\S+\): NewConnectionError")
+    assert re.fullmatch(rf"{name} {first.dataset}: {gave_up} \(gave up after 3 attempts\)",
+                        first.message), first.message
+    for other in others:
+        assert re.fullmatch(
+            rf"{name} {other.dataset}: not tried: 127\.0\.0\.1:{port} could not be reached"
+            rf" for an earlier dataset \({gave_up}\)", other.message), other.message
+    assert line in {f.message for f in batch.failures}
+    assert len(sleeps) == 2  # one dataset's two retries, whatever the number of datasets
 
 
 # --- payload faults: refused with one line naming dataset and field ------------------------

@@ -110,3 +110,40 @@ def test_each_retry_is_logged_on_the_altflow_sources_logger(
     ]
     assert lines[0].endswith(": HTTP 503") and lines[1].endswith(": HTTP 500")
     assert not [r for r in caplog.records if r.name.startswith("urllib3")]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_host_that_cannot_be_reached_is_not_tried_again(httpserver: HTTPServer) -> None:
+    """Offline, each dataset spent its whole retry budget (5 attempts, ~20 s) on the same
+    unreachable host: a live run took minutes to say so. Now the second dataset fails at once,
+    naming the first failure; another host is still tried."""
+    sleeps: list[float] = []
+    c = client(retries=2, sleeps=sleeps)
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(SourceError, match=r"test a: connection failed .*gave up after 3"):
+        c.get(f"{dead}/a", "a")
+    assert len(sleeps) == 2
+    with pytest.raises(SourceError) as err:
+        c.get(f"{dead}/b", "b")
+    assert str(err.value).startswith(f"test b: not tried: {dead.removeprefix('http://')} could"
+                                     " not be reached for an earlier dataset (connection failed")
+    assert len(sleeps) == 2  # no attempt, no wait
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    assert c.get(httpserver.url_for("/ok"), "ok").text == "ok"
+
+
+def test_a_host_that_answers_badly_is_still_tried(httpserver: HTTPServer) -> None:
+    httpserver.expect_ordered_request("/a").respond_with_data("down", status=502)
+    httpserver.expect_ordered_request("/a").respond_with_data("down", status=502)
+    httpserver.expect_ordered_request("/b").respond_with_data("ok")
+    c = client(retries=1)
+    with pytest.raises(SourceError, match="HTTP 502"):
+        c.get(httpserver.url_for("/a"), "a")
+    assert c.get(httpserver.url_for("/b"), "b").text == "ok"

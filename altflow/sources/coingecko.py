@@ -37,7 +37,8 @@ public copy stored it after the embedded market_chart copy ends. It is embedded 
 (``date,price_usd``: ISO UTC date, USD per coin, numeric text as in the copy) and gives **price
 only**, no market cap or volume (raw.coingecko_coin_history). A live run does not fetch it: the
 live market_chart already holds every day, with market cap and volume, so the table is empty
-then. The staging model takes a history price only on dates the chart lacks.
+then, except for the rows of a coin whose live chart failed: those are kept with its last good
+chart rows. The staging model takes a history price only on dates the chart lacks.
 """
 
 from __future__ import annotations
@@ -428,7 +429,10 @@ def collect(source: CoinGecko, coin_ids: list[str] | None = None) -> Batch:
             return DatasetResult(payload.with_as_of(chart["date"].max()), {CHART_TABLE: chart},
                                  key={"coin_id": coin_id})
 
-        source.attempt(batch, f"{CHART_PREFIX}{coin_id}", (CHART_TABLE,),
+        # live: a chart that fails keeps its coin's last good history rows as well (the
+        # embedded prices after the embedded chart's end), so a failed refresh loses no day
+        tables = (CHART_TABLE, HISTORY_TABLE) if source.mode == "live" else (CHART_TABLE,)
+        source.attempt(batch, f"{CHART_PREFIX}{coin_id}", tables,
                        source.endpoint(f"/coins/{coin_id}/market_chart"), chart_work,
                        key={"coin_id": coin_id})
     if source.mode != "snapshot":

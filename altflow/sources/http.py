@@ -24,10 +24,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from altflow import __version__
@@ -50,11 +51,10 @@ BODY_ERRORS = (
 )
 
 
-def _describe(exc: BaseException, timeout: float, url: str) -> str:
-    """One phrase for a transport failure, whatever layer wrapped it."""
-    inner: BaseException | None = exc
-    seen = 0
-    while inner is not None and seen < 6:  # unwrap MaxRetryError / requests wrappers
+def _innermost(exc: BaseException) -> BaseException:
+    """The transport error under requests' and urllib3's wrappers."""
+    inner = exc
+    for _ in range(6):  # unwrap MaxRetryError / requests wrappers
         if isinstance(inner, MaxRetryError) and inner.reason is not None:
             inner = inner.reason
         elif isinstance(inner, requests.RequestException | ProtocolError) and any(
@@ -63,7 +63,12 @@ def _describe(exc: BaseException, timeout: float, url: str) -> str:
             inner = next(a for a in inner.args if isinstance(a, BaseException))
         else:
             break
-        seen += 1
+    return inner
+
+
+def _describe(exc: BaseException, timeout: float, url: str) -> str:
+    """One phrase for a transport failure, whatever layer wrapped it."""
+    inner = _innermost(exc)
     if isinstance(exc, requests.Timeout) or isinstance(inner, ReadTimeoutError | TimeoutError):
         return f"timed out after {timeout:g} s ({url})"
     if "timed out" in str(inner).lower():
@@ -128,6 +133,8 @@ class HttpClient:
         self._sleep = sleep
         self._last_request = 0.0
         self._adapters: dict[int, HTTPAdapter] = {}
+        # host -> why no connection could be made to it (after a request's every attempt)
+        self._unreachable: dict[str, str] = {}
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, **(headers or {})})
 
@@ -196,7 +203,20 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """GET url; return the 2xx response or raise SourceError naming source and dataset."""
+        """GET url; return the 2xx response or raise SourceError naming source and dataset.
+
+        A host that could not be connected to at all (name not resolved, connection refused
+        or timed out, on every attempt of an earlier request) is not tried again by this
+        client: offline, a source's other datasets fail at once instead of each spending
+        its retries (minutes for a run). A host that answers badly is still tried.
+        """
+        host = urlsplit(url).netloc
+        if host in self._unreachable:
+            raise SourceError(
+                self.source, dataset,
+                f"not tried: {host} could not be reached for an earlier dataset"
+                f" ({self._unreachable[host]})", url=url,
+            )
         timeout = (self.settings.connect_timeout, self.settings.timeout)
         used = 0  # attempts spent so far
         while True:
@@ -212,8 +232,10 @@ class HttpClient:
                 response.content  # noqa: B018 - read the body now, inside the retry loop
             except BODY_ERRORS as exc:
                 if response is None:  # urllib3 gave up before any response: budget spent
-                    raise self._give_up(dataset, _describe(exc, self.settings.timeout, url),
-                                        url) from None
+                    problem = _describe(exc, self.settings.timeout, url)
+                    if isinstance(_innermost(exc), ConnectTimeoutError):  # also DNS, refused
+                        self._unreachable[host] = problem
+                    raise self._give_up(dataset, problem, url) from None
                 problem = _describe(exc, self.settings.timeout, response.url)
                 response.close()
                 if used >= self.attempts:
