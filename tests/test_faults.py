@@ -641,3 +641,26 @@ def test_snapshot_failure_fails_the_asset_with_one_line(
     message = (error.cause or error).message.strip()
     assert "fred CPIAUCSL: snapshot file" in message
     assert "does not match its manifest sha256" in message
+
+
+def test_a_first_live_run_whose_keyless_dataset_fails_creates_its_table_empty(
+    warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no table yet to keep, a failed /global (a dataset without a key) crashed the
+    ingest step with a CatalogException; now the table starts empty and the failure is the
+    fetch_fresh check's one line."""
+    markets = (FIXTURES / "coingecko" / "coins_markets.json").read_bytes()
+    with FaultServer() as server:
+        server.route("/api/v3/global", html_challenge())
+        server.route("/api/v3/coins/markets", ok(markets))
+        server.route("/api/v3/coins/bitcoin/market_chart", ok(CHART))
+        server.route("/api/v3/coins/ethereum/market_chart", ok(CHART))
+        monkeypatch.setenv("ALTFLOW_COINGECKO_BASE_URL", server.url + "/api/v3")
+        result = _run_live(coingecko_raw, warehouse_path)
+    assert result.success
+    work = Warehouse(warehouse_path).working(result.run_id)
+    assert work.query("SELECT count(*) AS n FROM raw.coingecko_global")["n"][0] == 0
+    assert work.query("SELECT count(*) AS n FROM raw.coingecko_market_chart")["n"][0] == 802
+    check = _checks(result)[("raw/coingecko_global", "fetch_fresh")]
+    assert not check.passed
+    assert check.description.startswith("coingecko global: got an HTML page")

@@ -133,7 +133,7 @@ def keep_last_good(
     if not touching:
         return frame
     if table not in wh.list_tables(con):
-        return frame if frame.height else None
+        return frame  # no last good rows to keep (a first run): the table starts as fetched
     if any(not f.key for f in touching):
         return None
     clauses, params = [], []
