@@ -307,6 +307,32 @@ def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
     return _png(fig)
 
 
+# The chart a table carries, in its Dagster materialization and in the report:
+# table -> (metadata key, chart function, the rows it draws). One query for both, so they
+# draw the same frame and the second finds it drawn (the report draws the primary source
+# of each asset, as the UI does, not two sources' prices on one line).
+TABLE_CHARTS: dict[str, tuple[str, str, str]] = {
+    "marts.retirement_assets": (
+        "pool_chart", "pool_history",
+        "SELECT period_end, series, assets_usd FROM marts.retirement_assets"
+        " WHERE series IN ('total_retirement', 'dc_plans', 'ira', '401k', 'pension_funds_z1')",
+    ),
+    "marts.market_prices": (
+        "price_chart", "price_history",
+        "SELECT date, asset, price_usd FROM marts.market_prices WHERE primary_source",
+    ),
+    "marts.market_history": (
+        "price_chart", "price_history",
+        "SELECT date, asset, price_usd FROM marts.market_history WHERE price_usd IS NOT NULL",
+    ),
+}
+
+
+def table_chart(table: str, frame: pl.DataFrame) -> bytes | None:
+    """Draw ``table``'s chart (:data:`TABLE_CHARTS`) from the rows its query returned."""
+    return globals()[TABLE_CHARTS[table][1]](frame)
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 

@@ -190,7 +190,7 @@ def _pool(r: _Report) -> None:
     frame = r.query("SELECT * FROM marts.retirement_assets ORDER BY series, period_end")
     shown = frame.filter(pl.col("series").is_in(POOL_SERIES))
     r.add(figure(
-        charts.pool_history(shown),
+        _table_chart(r, "marts.retirement_assets"),
         "Retirement assets by series",
         "US$, end of quarter; a break in a line is a quarter for which no source figure was "
         "found (never interpolated). " + _sources_line(shown, _latest(shown, "as_of",
@@ -206,15 +206,21 @@ def _pool(r: _Report) -> None:
               f"{_sources_line(growth, _latest(growth, 'latest_period_end'))}</p>")
 
 
+def _table_chart(r: _Report, table: str) -> bytes | None:
+    """The chart the table's materialization carries (the same rows: drawn once a run)."""
+    return charts.table_chart(table, r.query(charts.TABLE_CHARTS[table][2]))
+
+
 def _markets(r: _Report) -> None:
     r.heading(2, "markets", "The markets")
     history = "marts.market_prices" if "marts.market_prices" in r.tables else None
     if history is None and "marts.market_history" in r.tables:
         history = "marts.market_history"
     if history:
-        prices = r.query(f"SELECT date, asset, price_usd, source FROM {history}"
-                         " WHERE price_usd IS NOT NULL ORDER BY asset, date")
-        r.add(figure(charts.price_history(prices), "Price history per asset",
+        primary = " AND primary_source" if history == "marts.market_prices" else ""
+        prices = r.query(f"SELECT date, source FROM {history}"  # the sources drawn
+                         f" WHERE price_usd IS NOT NULL{primary}")
+        r.add(figure(_table_chart(r, history), "Price history per asset",
                      "US$ per unit (troy ounce for metals, coin for crypto), daily. "
                      + _sources_line(prices, _latest(prices, "date"))))
     if not r.have("marts.market_snapshot"):

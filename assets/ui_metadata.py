@@ -150,36 +150,18 @@ def _read(con: duckdb.DuckDBPyConnection, table: str) -> tuple[pl.DataFrame, int
     return head, rows, {"types": types, **parts}
 
 
-# Tables whose materialization carries a chart (drawn from the state just built).
-CHARTS: dict[str, tuple[str, str, str]] = {
-    "marts.retirement_assets": (
-        "pool_chart", "pool_history",
-        "SELECT period_end, series, assets_usd FROM marts.retirement_assets"
-        " WHERE series IN ('total_retirement', 'dc_plans', 'ira', '401k', 'pension_funds_z1')",
-    ),
-    "marts.market_prices": (
-        "price_chart", "price_history",
-        "SELECT date, asset, price_usd FROM marts.market_prices WHERE primary_source",
-    ),
-    "marts.market_history": (
-        "price_chart", "price_history",
-        "SELECT date, asset, price_usd FROM marts.market_history WHERE price_usd IS NOT NULL",
-    ),
-}
-
-
 def _chart(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
     """The table's chart as a markdown image; nothing if the table cannot be drawn."""
-    if table not in CHARTS:
-        return {}
     from altflow import charts
 
-    label, function, sql = CHARTS[table]
+    if table not in charts.TABLE_CHARTS:
+        return {}
+    label, _, sql = charts.TABLE_CHARTS[table]
     try:
         frame = con.sql(sql).pl()
     except duckdb.Error:  # a column the chart needs is not there: no chart, never a failure
         return {}
-    png = getattr(charts, function)(frame)
+    png = charts.table_chart(table, frame)
     return {label: MetadataValue.md(charts.markdown_image(png, f"{table}: {label}"))}
 
 
