@@ -308,22 +308,26 @@ def sensitivity_heatmap(frame: pl.DataFrame, scenario: str | None = None,
 
 
 # The chart a table carries, in its Dagster materialization and in the report:
-# table -> (metadata key, chart function, the rows it draws). One query for both, so they
-# draw the same frame and the second finds it drawn (the report draws the primary source
-# of each asset, as the UI does, not two sources' prices on one line).
+# table -> (metadata key, chart function, the rows it draws, with the source columns the
+# report's caption names). One query for both, so they draw the same frame and the second
+# finds it drawn (the report draws the primary source of each asset, as the UI does, not
+# two sources' prices on one line).
 TABLE_CHARTS: dict[str, tuple[str, str, str]] = {
     "marts.retirement_assets": (
         "pool_chart", "pool_history",
-        "SELECT period_end, series, assets_usd FROM marts.retirement_assets"
-        " WHERE series IN ('total_retirement', 'dc_plans', 'ira', '401k', 'pension_funds_z1')",
+        "SELECT period_end, series, assets_usd, source, url, as_of FROM marts.retirement_assets"
+        " WHERE series IN ('total_retirement', 'dc_plans', 'ira', '401k', 'pension_funds_z1')"
+        " ORDER BY series, period_end",
     ),
     "marts.market_prices": (
         "price_chart", "price_history",
-        "SELECT date, asset, price_usd FROM marts.market_prices WHERE primary_source",
+        "SELECT date, asset, price_usd, source FROM marts.market_prices WHERE primary_source"
+        " AND price_usd IS NOT NULL ORDER BY asset, date",
     ),
     "marts.market_history": (
         "price_chart", "price_history",
-        "SELECT date, asset, price_usd FROM marts.market_history WHERE price_usd IS NOT NULL",
+        "SELECT date, asset, price_usd, source FROM marts.market_history"
+        " WHERE price_usd IS NOT NULL ORDER BY asset, date",
     ),
 }
 

@@ -35,7 +35,6 @@ img.chart{max-width:100%;height:auto;border:1px solid #eee}
 details summary{cursor:pointer;color:#1f4e99} details p{margin:.2rem 0;font-size:.8rem}
 a{color:#1f4e99}
 """
-POOL_SERIES = ("total_retirement", "dc_plans", "ira", "401k", "pension_funds_z1")
 MAX_TEXT = 60
 
 
@@ -187,10 +186,9 @@ def _pool(r: _Report) -> None:
     r.heading(2, "pool", "The pool: US retirement assets")
     if not r.have("marts.retirement_assets"):
         return
-    frame = r.query("SELECT * FROM marts.retirement_assets ORDER BY series, period_end")
-    shown = frame.filter(pl.col("series").is_in(POOL_SERIES))
+    png, shown = _table_chart(r, "marts.retirement_assets")
     r.add(figure(
-        _table_chart(r, "marts.retirement_assets"),
+        png,
         "Retirement assets by series",
         "US$, end of quarter; a break in a line is a quarter for which no source figure was "
         "found (never interpolated). " + _sources_line(shown, _latest(shown, "as_of",
@@ -206,9 +204,11 @@ def _pool(r: _Report) -> None:
               f"{_sources_line(growth, _latest(growth, 'latest_period_end'))}</p>")
 
 
-def _table_chart(r: _Report, table: str) -> bytes | None:
-    """The chart the table's materialization carries (the same rows: drawn once a run)."""
-    return charts.table_chart(table, r.query(charts.TABLE_CHARTS[table][2]))
+def _table_chart(r: _Report, table: str) -> tuple[bytes | None, pl.DataFrame]:
+    """The chart the table's materialization carries (the same rows: drawn once a run), and
+    those rows, for the caption's sources."""
+    frame = r.query(charts.TABLE_CHARTS[table][2])
+    return charts.table_chart(table, frame), frame
 
 
 def _markets(r: _Report) -> None:
@@ -217,10 +217,8 @@ def _markets(r: _Report) -> None:
     if history is None and "marts.market_history" in r.tables:
         history = "marts.market_history"
     if history:
-        primary = " AND primary_source" if history == "marts.market_prices" else ""
-        prices = r.query(f"SELECT date, source FROM {history}"  # the sources drawn
-                         f" WHERE price_usd IS NOT NULL{primary}")
-        r.add(figure(_table_chart(r, history), "Price history per asset",
+        png, prices = _table_chart(r, history)
+        r.add(figure(png, "Price history per asset",
                      "US$ per unit (troy ounce for metals, coin for crypto), daily. "
                      + _sources_line(prices, _latest(prices, "date"))))
     if not r.have("marts.market_snapshot"):
